@@ -1,0 +1,199 @@
+"""The manifest, ``webml.json``: the one contract between the Python side and the page.
+
+It sits beside the converted model files and is copied into every built site.
+The page (``static/js/manifest.js``) reads nothing else. Paths inside it are
+relative to the folder that holds it. Keys are camelCase because JavaScript
+reads them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.errors import ManifestError
+from converter.spec import TensorSpec
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "webml.json"
+
+RUNTIMES = ("onnx", "tfjs")
+TASKS = ("classification", "regression", "generic")
+
+
+def encode_array(array: np.ndarray) -> dict[str, Any]:
+    """Encode an array exactly: dtype, shape and little-endian bytes in base64."""
+    array = np.ascontiguousarray(array)
+    little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+    return {
+        "dtype": str(array.dtype) if array.dtype != np.bool_ else "bool",
+        "shape": list(array.shape),
+        "base64": base64.b64encode(little.tobytes()).decode("ascii"),
+    }
+
+
+def decode_array(data: dict[str, Any]) -> np.ndarray:
+    """Inverse of :func:`encode_array`."""
+    dtype = np.dtype(data["dtype"]).newbyteorder("<")
+    raw = base64.b64decode(data["base64"])
+    return np.frombuffer(raw, dtype=dtype).reshape(data["shape"]).astype(dtype.newbyteorder("="))
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A file of the web model, with what the page checks before using it."""
+
+    path: str
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True)
+class ImagePreprocess:
+    """How the page turns a picture into the model's input tensor.
+
+    pixel value v in [0, 255] -> ((255 - v if invert else v) * scale - mean[c]) / std[c]
+    """
+
+    height: int
+    width: int
+    channels: int  # 1 (grey) or 3 (RGB)
+    layout: str = "NHWC"
+    scale: float = 1 / 255
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    invert: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "image", "height": self.height, "width": self.width,
+                "channels": self.channels, "layout": self.layout, "scale": self.scale,
+                "mean": list(self.mean), "std": list(self.std), "invert": self.invert}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImagePreprocess:
+        return cls(int(data["height"]), int(data["width"]), int(data["channels"]),
+                   data.get("layout", "NHWC"), float(data.get("scale", 1 / 255)),
+                   tuple(data.get("mean", (0.0,))), tuple(data.get("std", (1.0,))),
+                   bool(data.get("invert", False)))
+
+
+@dataclass(frozen=True)
+class Golden:
+    """A fixed input and the native framework's output for it, with the tolerance.
+
+    An output ``b`` from the browser matches the native ``a`` when
+    ``|a - b| <= atol + rtol * |a|`` element-wise.
+    """
+
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    atol: float
+    rtol: float
+    source: str  # which native framework produced the outputs
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "inputs": {k: encode_array(v) for k, v in self.inputs.items()},
+            "outputs": {k: encode_array(v) for k, v in self.outputs.items()},
+            "atol": self.atol, "rtol": self.rtol, "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Golden:
+        return cls({k: decode_array(v) for k, v in data["inputs"].items()},
+                   {k: decode_array(v) for k, v in data["outputs"].items()},
+                   float(data["atol"]), float(data["rtol"]), data["source"])
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything the page needs to load, check, feed and explain the model."""
+
+    name: str
+    runtime: str  # "onnx" (onnxruntime-web) or "tfjs" (TensorFlow.js graph model)
+    entry: str  # the file the runtime opens: model.onnx or model.json
+    files: tuple[ModelFile, ...]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    golden: Golden
+    task: str = "generic"
+    labels: tuple[str, ...] | None = None
+    preprocess: ImagePreprocess | None = None
+    quantization: str | None = None
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schemaVersion": SCHEMA_VERSION,
+            "name": self.name,
+            "runtime": self.runtime,
+            "entry": self.entry,
+            "files": [f.to_json() for f in self.files],
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+            "task": self.task,
+            "labels": list(self.labels) if self.labels is not None else None,
+            "preprocess": self.preprocess.to_json() if self.preprocess else None,
+            "quantization": self.quantization,
+            "golden": self.golden.to_json(),
+            "provenance": dict(sorted(self.provenance.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        version = data.get("schemaVersion")
+        if version != SCHEMA_VERSION:
+            raise ManifestError(
+                f"manifest schema version {version!r} is not supported (this webml reads "
+                f"version {SCHEMA_VERSION})", "convert the model again with this webml")
+        try:
+            runtime = data["runtime"]
+            if runtime not in RUNTIMES:
+                raise ValueError(f"unknown runtime {runtime!r}")
+            labels = data.get("labels")
+            preprocess = data.get("preprocess")
+            return cls(
+                name=data["name"], runtime=runtime, entry=data["entry"],
+                files=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
+                            for f in data["files"]),
+                inputs=tuple(TensorSpec.from_json(t) for t in data["inputs"]),
+                outputs=tuple(TensorSpec.from_json(t) for t in data["outputs"]),
+                golden=Golden.from_json(data["golden"]),
+                task=data.get("task", "generic"),
+                labels=tuple(labels) if labels is not None else None,
+                preprocess=ImagePreprocess.from_json(preprocess) if preprocess else None,
+                quantization=data.get("quantization"),
+                provenance=dict(data.get("provenance", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"malformed manifest: {exc}",
+                                "convert the model again with `webml convert`") from exc
+
+
+def write_manifest(manifest: Manifest, folder: Path) -> Path:
+    """Write ``webml.json`` into ``folder`` (stable key order, so builds are reproducible)."""
+    path = folder / MANIFEST_NAME
+    path.write_text(json.dumps(manifest.to_json(), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """Read the ``webml.json`` in ``folder``."""
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(f"no {MANIFEST_NAME} in {folder}",
+                            "pass a folder made by `webml convert`, or a model file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{path} is not valid JSON: {exc}",
+                            "convert the model again with `webml convert`") from exc
+    return Manifest.from_json(data)

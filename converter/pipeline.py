@@ -1,0 +1,178 @@
+"""convert_model: load -> convert -> golden reference -> manifest, all-or-nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter import reference
+from converter.errors import ConversionError, UnsupportedModelError
+from converter.files import model_file, staged_output
+from converter.load import LoadedModel, load_model
+from converter.manifest import Golden, ImagePreprocess, Manifest, write_manifest
+from converter.parity import ParityReport, compare_outputs
+from converter.spec import TensorSpec
+from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
+
+Progress = Callable[[str], None]
+
+# Versions recorded in the manifest, so a site says how it was made.
+PROVENANCE_PACKAGES = ("webml", "keras", "tensorflow", "tensorflowjs", "tf2onnx", "onnx",
+                       "onnxruntime")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """How to convert. ``None`` means: decide from the model."""
+
+    target: str | None = None  # "tfjs" or "onnx"; default by source format
+    batch: int = 1
+    shard_bytes: int = 4 * 1024 * 1024
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    seed: int = 0
+    labels: tuple[str, ...] | None = None
+    image: bool | None = None  # treat the input as a picture; None: when it looks like one
+    image_scale: float = 1 / 255
+    image_mean: tuple[float, ...] = (0.0,)
+    image_std: tuple[float, ...] = (1.0,)
+    image_invert: bool = False
+    overwrite: bool = True
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """What ``convert_model`` wrote, and what it checked."""
+
+    out_dir: Path
+    manifest: Manifest
+    native_check: ParityReport | None  # converted model vs source, where a native runtime exists
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
+                  options: ConvertOptions = ConvertOptions(), *,
+                  progress: Progress | None = None) -> ConversionResult:
+    """Convert a model file, SavedModel folder or loaded model into ``out_dir`` for the web."""
+    say = progress or (lambda _message: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    if isinstance(source, LoadedModel):
+        loaded = source
+    else:
+        say(f"loading {Path(source).name}")
+        loaded = load_model(source)
+        lap("load")
+    target_name = options.target or DEFAULT_TARGET[loaded.format]
+    target = get_target(target_name)
+    out = Path(out_dir)
+    with staged_output(out, overwrite=options.overwrite) as stage:
+        say(f"converting {loaded.format} to {target_name}")
+        web: WebModel = target.convert(loaded, stage,
+                                       TargetOptions(options.batch, options.shard_bytes))
+        lap("convert")
+        say(f"computing the golden reference with {reference.source_framework(loaded)}")
+        feeds = reference.golden_inputs(web.inputs, seed=options.seed)
+        _check_names(loaded, web)
+        expected = reference.run_source(loaded, feeds)
+        check = None
+        if web.runtime == "onnx":
+            produced = reference.run_onnx(stage / web.entry, feeds)
+            check = compare_outputs(expected, produced, atol=options.atol, rtol=options.rtol)
+            if not check.ok:
+                raise ConversionError(
+                    f"the converted ONNX model disagrees with the source: {check.describe()}",
+                    "report this model to webml, or try --to tfjs")
+            golden = Golden(feeds, produced, options.atol, options.rtol, "onnxruntime")
+        else:
+            golden = Golden(feeds, expected, options.atol, options.rtol,
+                            reference.source_framework(loaded))
+        lap("reference")
+        manifest = Manifest(
+            name=loaded.name,
+            runtime=web.runtime,
+            entry=web.entry,
+            files=tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file()),
+            inputs=web.inputs,
+            outputs=tuple(t.with_shape(golden.outputs[t.name].shape) for t in web.outputs),
+            golden=golden,
+            task=_task(web, golden.outputs, options.labels),
+            labels=options.labels,
+            preprocess=_preprocess(web.inputs, options),
+            provenance=_provenance(loaded),
+        )
+        write_manifest(manifest, stage)
+        say(f"wrote {len(manifest.files)} model files and webml.json")
+    lap("write")
+    return ConversionResult(out.resolve(), manifest, check, timings)
+
+
+def _check_names(loaded: LoadedModel, web: WebModel) -> None:
+    wanted = {t.name for t in loaded.spec.inputs}
+    given = {t.name for t in web.inputs}
+    if wanted != given:
+        raise ConversionError(f"the converted model's inputs {sorted(given)} do not match the "
+                              f"source's {sorted(wanted)}", "rename the inputs to plain names")
+
+
+def _task(web: WebModel, outputs: dict[str, np.ndarray],
+          labels: tuple[str, ...] | None) -> str:
+    if len(web.outputs) != 1:
+        if labels:
+            raise UnsupportedModelError("--labels needs a model with a single output",
+                                        f"this one has {len(web.outputs)}")
+        return "generic"
+    values = next(iter(outputs.values()))
+    classes = values.shape[-1] if values.ndim == 2 else 0
+    if labels is not None:
+        if len(labels) != classes:
+            raise UnsupportedModelError(
+                f"{len(labels)} labels given but the model outputs {classes or 'no'} classes "
+                f"(output shape {list(values.shape)})", "give one label per line, one per class")
+        return "classification"
+    looks_softmax = (classes > 1 and bool(np.all(values >= 0))
+                     and bool(np.allclose(values.sum(axis=-1), 1.0, atol=1e-3)))
+    return "classification" if looks_softmax else "generic"
+
+
+def _preprocess(inputs: tuple[TensorSpec, ...], options: ConvertOptions) -> ImagePreprocess | None:
+    image = [t for t in inputs if t.layout is not None]
+    wanted = options.image if options.image is not None else (len(inputs) == 1 and bool(image))
+    if not wanted:
+        return None
+    if len(inputs) != 1 or not image:
+        raise UnsupportedModelError("--image needs a model with one NHWC or NCHW image input",
+                                    "leave --image off to get the generic tensor input")
+    spec = image[0]
+    dims = [int(d) for d in spec.shape]  # type: ignore[arg-type]
+    height, width, channels = (dims[1], dims[2], dims[3]) if spec.layout == "NHWC" else (
+        dims[2], dims[3], dims[1])
+    if channels not in (1, 3):
+        raise UnsupportedModelError(f"input {spec.name!r} has {channels} channels",
+                                    "image input supports 1 (grey) or 3 (RGB) channels")
+    return ImagePreprocess(height, width, channels, spec.layout or "NHWC", options.image_scale,
+                           options.image_mean, options.image_std, options.image_invert)
+
+
+def _provenance(loaded: LoadedModel) -> dict[str, Any]:
+    found = {"source": loaded.path.name if loaded.path else "(in memory)",
+             "sourceFormat": loaded.format}
+    for package in PROVENANCE_PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found

@@ -1,0 +1,78 @@
+"""Golden inputs, and the native framework's outputs for them.
+
+The page and ``webml verify`` compare what the browser computes with these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.load import LoadedModel
+from converter.spec import TensorSpec
+
+
+def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic inputs for fully static specs: floats in [0, 1), small non-negative ints."""
+    rng = np.random.default_rng(seed)
+    feeds: dict[str, np.ndarray] = {}
+    for spec in specs:
+        shape = tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
+        dtype = np.dtype(spec.dtype)
+        if dtype.kind == "f":
+            feeds[spec.name] = rng.random(shape, dtype=np.float32).astype(dtype)
+        elif dtype.kind == "b":
+            feeds[spec.name] = rng.random(shape) < 0.5
+        else:
+            feeds[spec.name] = rng.integers(0, 10, size=shape).astype(dtype)
+    return feeds
+
+
+def run_source(loaded: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the source model in its own framework; outputs are keyed as the web model names them."""
+    if loaded.format == "onnx":
+        return run_onnx(loaded.handle, feeds)
+    if loaded.format == "saved_model":
+        return _run_saved_model(loaded.handle, feeds)
+    return _run_keras(loaded.handle, loaded.spec.inputs, feeds)
+
+
+def source_framework(loaded: LoadedModel) -> str:
+    """The name of the framework :func:`run_source` uses, for the manifest."""
+    return {"onnx": "onnxruntime", "saved_model": "tensorflow"}.get(loaded.format, "keras")
+
+
+def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run an ONNX model (a ModelProto or a path) with onnxruntime on the CPU."""
+    import onnxruntime as ort
+
+    source = str(model) if isinstance(model, Path) else model.SerializeToString()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    values = session.run(names, feeds)
+    return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+def _run_keras(model: Any, specs: tuple[TensorSpec, ...],
+               feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    args = [feeds[spec.name] for spec in specs]
+    result = model(args[0] if len(args) == 1 else args, training=False)
+    if isinstance(result, dict):
+        return {name: np.asarray(value) for name, value in result.items()}
+    if not isinstance(result, list | tuple):
+        result = [result]
+    # Keras 3's export names a model's outputs output_0, output_1, ... in order.
+    return {f"output_{i}": np.asarray(value) for i, value in enumerate(result)}
+
+
+def _run_saved_model(loaded: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    from converter import _tf
+
+    tf = _tf.tensorflow()
+    signature = loaded.signatures["serving_default"]
+    result = signature(**{name: tf.constant(value) for name, value in feeds.items()})
+    return {name: value.numpy() for name, value in result.items()}

@@ -1,0 +1,51 @@
+"""Web targets, one module each, found through a registry rather than an if-chain.
+
+A target module defines ``RUNTIME`` (the page's runtime adapter that loads it)
+and ``convert(loaded, out_dir, options) -> WebModel``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from converter.errors import UnsupportedModelError
+from converter.spec import TensorSpec
+
+TARGETS: dict[str, str] = {
+    "tfjs": "converter.targets.tfjs",
+    "onnx": "converter.targets.onnx",
+}
+
+# The target a source format gets when the user names none.
+DEFAULT_TARGET = {"keras": "tfjs", "h5": "tfjs", "saved_model": "tfjs", "onnx": "onnx"}
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Settings every target understands."""
+
+    batch: int = 1
+    shard_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebModel:
+    """What a target wrote: the file the runtime opens, and the model's web signature."""
+
+    runtime: str
+    entry: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+
+def get_target(name: str) -> ModuleType:
+    """Import the module of target ``name``."""
+    if name not in TARGETS:
+        raise UnsupportedModelError(f"unknown target {name!r}",
+                                    f"choose one of: {', '.join(sorted(TARGETS))}")
+    module = importlib.import_module(TARGETS[name])
+    if not hasattr(module, "RUNTIME") or not callable(getattr(module, "convert", None)):
+        raise TypeError(f"{TARGETS[name]} does not define RUNTIME and convert()")
+    return module

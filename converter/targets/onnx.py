@@ -1,0 +1,65 @@
+"""Target: an ONNX model tuned for onnxruntime-web (from Keras via tf2onnx, or ONNX as is)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from converter import _tf, tune
+from converter.errors import ConversionError
+from converter.load import SERVING_SIGNATURE, LoadedModel, onnx_tensor_spec
+from converter.savedmodel import saved_model_for
+from converter.targets import TargetOptions, WebModel
+
+RUNTIME = "onnx"
+ENTRY = "model.onnx"
+# onnxruntime-web 1.30 implements opset 17 fully on wasm; tf2onnx 1.17 defaults lower.
+OPSET = 17
+
+
+def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebModel:
+    """Write ``out_dir/model.onnx`` for ``loaded``, tuned for the browser."""
+    import onnx
+
+    if loaded.format == "onnx":
+        model = onnx.ModelProto()
+        model.CopyFrom(loaded.handle)
+    else:
+        model = _from_tensorflow(loaded)
+    source_inputs = _graph_inputs(model)
+    model = tune.for_web(model, source_inputs, batch=options.batch)
+    onnx.save(model, str(out_dir / ENTRY))
+    return WebModel(RUNTIME, ENTRY, _graph_inputs(model),
+                    tuple(onnx_tensor_spec(v) for v in model.graph.output))
+
+
+def _graph_inputs(model: Any) -> tuple[Any, ...]:
+    initializers = {init.name for init in model.graph.initializer}
+    return tuple(onnx_tensor_spec(v) for v in model.graph.input if v.name not in initializers)
+
+
+def _from_tensorflow(loaded: LoadedModel) -> Any:
+    import onnx
+
+    with tempfile.TemporaryDirectory(prefix="webml-onnx-") as tmp:
+        saved_model = saved_model_for(loaded, Path(tmp))
+        target = Path(tmp) / ENTRY
+        # tf2onnx runs in its own process: it imports TensorFlow afresh with its
+        # logging silenced, and a crash in it cannot take the CLI down.
+        command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
+                   "--signature_def", SERVING_SIGNATURE, "--opset", str(OPSET),
+                   "--output", str(target)]
+        done = subprocess.run(command, capture_output=True, text=True, env=_tf.quiet_environ())
+        if done.returncode != 0 or not target.is_file():
+            raise ConversionError(f"tf2onnx could not convert the model: {_error_line(done)}",
+                                  "try --to tfjs, or check the operators with `webml inspect`")
+        return onnx.load(str(target))
+
+
+def _error_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "ERROR" in line]
+    return ((errors or lines or ["exit code " + str(done.returncode)])[-1])[:300]

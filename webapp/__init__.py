@@ -1,0 +1,1 @@
+"""webml's site builder, server, browser checks and command line."""
