@@ -114,6 +114,29 @@ class Golden:
 
 
 @dataclass(frozen=True)
+class Vendor:
+    """The runtime files of a built site: written by ``webml build``, absent after convert."""
+
+    package: str
+    version: str
+    backends: tuple[str, ...]  # the order in which the page's `auto` tries them
+    files: tuple[ModelFile, ...]  # paths relative to the site root
+    load: dict[str, tuple[str, ...]]  # backend -> the files it loads, in order
+
+    def to_json(self) -> dict[str, Any]:
+        return {"package": self.package, "version": self.version,
+                "backends": list(self.backends), "files": [f.to_json() for f in self.files],
+                "load": {k: list(v) for k, v in self.load.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Vendor:
+        return cls(data["package"], data["version"], tuple(data["backends"]),
+                   tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
+                         for f in data["files"]),
+                   {k: tuple(v) for k, v in data["load"].items()})
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything the page needs to load, check, feed and explain the model."""
 
@@ -129,6 +152,7 @@ class Manifest:
     preprocess: ImagePreprocess | None = None
     quantization: str | None = None
     provenance: dict[str, str] = field(default_factory=dict)
+    vendor: Vendor | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +169,7 @@ class Manifest:
             "quantization": self.quantization,
             "golden": self.golden.to_json(),
             "provenance": dict(sorted(self.provenance.items())),
+            "vendor": self.vendor.to_json() if self.vendor else None,
         }
 
     @classmethod
@@ -160,6 +185,7 @@ class Manifest:
                 raise ValueError(f"unknown runtime {runtime!r}")
             labels = data.get("labels")
             preprocess = data.get("preprocess")
+            vendor = data.get("vendor")
             return cls(
                 name=data["name"], runtime=runtime, entry=data["entry"],
                 files=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
@@ -172,6 +198,7 @@ class Manifest:
                 preprocess=ImagePreprocess.from_json(preprocess) if preprocess else None,
                 quantization=data.get("quantization"),
                 provenance=dict(data.get("provenance", {})),
+                vendor=Vendor.from_json(vendor) if vendor else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest: {exc}",

@@ -1,0 +1,57 @@
+// Choosing a backend: try each candidate in order, reject one that fails to
+// load, hangs, or computes the golden input wrongly, and say why.
+
+import { compare, decodeArray } from './tensors.js';
+
+const DEFAULT_TIMEOUT_MS = 120000;
+
+/** Reject after `ms` milliseconds with a message naming what hung. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The backends to try: the one asked for (`?backend=`), or the site's `auto` order. */
+export function candidates(manifest, requested) {
+  const shipped = manifest.vendor.backends;
+  if (!requested || requested === 'auto') return shipped;
+  if (!shipped.includes(requested)) {
+    throw new Error(`backend ${requested} is not in this site: choose one of auto, ${shipped.join(', ')}`);
+  }
+  return [requested];
+}
+
+/** The manifest's golden inputs and outputs as tensors. */
+export function golden(manifest) {
+  const decode = (map) => Object.fromEntries(Object.entries(map).map(([k, v]) => [k, decodeArray(v)]));
+  return { inputs: decode(manifest.golden.inputs), outputs: decode(manifest.golden.outputs) };
+}
+
+/**
+ * Start the first candidate backend that loads and reproduces the golden output.
+ * @returns {Promise<{session, check, loadMs, skipped: {backend: string, reason: string}[]}>}
+ */
+export async function start({ adapter, manifest, backends, context, timeoutMs = DEFAULT_TIMEOUT_MS, onTry = () => {} }) {
+  const skipped = [];
+  const { inputs, outputs } = golden(manifest);
+  for (const backend of backends) {
+    onTry(backend);
+    const began = performance.now();
+    let session;
+    try {
+      session = await withTimeout(adapter.load({ ...context, manifest, backend }), timeoutMs, `loading on ${backend}`);
+      const result = await withTimeout(session.run(inputs), timeoutMs, `the first run on ${backend}`);
+      const check = compare(outputs, result, manifest.golden.atol, manifest.golden.rtol);
+      if (!check.ok) throw new Error(`wrong results on ${backend} (${check.failures.join('; ')}; max abs error ${check.maxAbs.toExponential(2)})`);
+      return { session, check, loadMs: performance.now() - began, skipped };
+    } catch (error) {
+      skipped.push({ backend, reason: error.message });
+      try { await session?.dispose(); } catch { /* a broken backend may not dispose cleanly */ }
+    }
+  }
+  const reasons = skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ');
+  throw new Error(`no backend could run this model (${reasons})`);
+}

@@ -1,0 +1,118 @@
+// Boot: read the manifest, fetch and check the model, start a backend that
+// reproduces the golden output, then take inputs and show outputs.
+// `window.webml` exposes the same steps to `webml verify` and the tests.
+
+import { candidates, golden, start } from './backends.js';
+import { fetchVerified, loadManifest } from './manifest.js';
+import { render } from './outputs.js';
+import { adapterFor } from './runtimes/index.js';
+import { toNumbers } from './tensors.js';
+
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+
+const api = { state: { status: 'loading' }, manifest: null, session: null, ready: null, run, runGolden };
+window.webml = api;
+
+function setStatus(state, text) {
+  api.state.status = state;
+  $('status').dataset.state = state;
+  $('status').textContent = text;
+}
+
+/** Run the model on feeds (name -> {dtype, shape, data}); returns outputs and the time taken. */
+async function run(feeds) {
+  if (!api.session) throw new Error('the model is not loaded');
+  const began = performance.now();
+  const outputs = await api.session.run(feeds);
+  return { outputs, ms: performance.now() - began };
+}
+
+/** Run the golden input `repeats` times; outputs as plain numbers, for `webml verify`. */
+async function runGolden(repeats = 1) {
+  const { inputs } = golden(api.manifest);
+  const timesMs = [];
+  let outputs;
+  for (let i = 0; i < repeats; i++) {
+    const result = await run(inputs);
+    timesMs.push(result.ms);
+    outputs = result.outputs;
+  }
+  const plain = Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toNumbers(t) }]));
+  return { outputs: plain, timesMs };
+}
+
+async function show(feeds) {
+  try {
+    const { outputs, ms } = await run(feeds);
+    $('output-panel').hidden = false;
+    $('timing').textContent = `${ms.toFixed(1)} ms on ${api.session.backend}`;
+    render(api.manifest, outputs, $('output'));
+  } catch (error) {
+    $('output-panel').hidden = false;
+    $('output').textContent = `Error: ${error.message}`;
+  }
+}
+
+function showBackendChoice(manifest, current) {
+  const select = $('backend-select');
+  for (const name of ['auto', ...manifest.vendor.backends]) {
+    select.add(new Option(name, name, false, name === (params.get('backend') || 'auto')));
+  }
+  select.addEventListener('change', () => {
+    params.set('backend', select.value);
+    location.search = params.toString();
+  });
+  $('backend-choice').hidden = false;
+  $('backend-info').dataset.backend = current;
+}
+
+async function boot() {
+  const manifest = await loadManifest();
+  api.manifest = manifest;
+  document.title = `${manifest.name} · webml`;
+  $('title').textContent = manifest.name;
+  $('about').textContent = `${manifest.runtime === 'onnx' ? 'onnxruntime-web' : 'TensorFlow.js'} ${manifest.vendor.version} · made with webml ${manifest.provenance.webml || ''}`;
+
+  const progress = $('progress');
+  const onProgress = (loaded, total) => {
+    progress.value = total ? loaded / total : 1;
+    setStatus('loading', `Downloading the model… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+  };
+  const model = await fetchVerified(manifest.files, onProgress);
+  const adapter = await adapterFor(manifest.runtime);
+  const timeoutMs = Number(params.get('timeout')) || undefined;
+  const result = await start({
+    adapter, manifest, timeoutMs,
+    backends: candidates(manifest, params.get('backend')),
+    context: { model, fetchFiles: (files) => fetchVerified(files, onProgress), baseUrl: document.baseURI },
+    onTry: (backend) => setStatus('loading', `Starting ${backend}…`),
+  });
+  progress.hidden = true;
+  api.session = result.session;
+  const threads = result.session.threads > 1 ? `${result.session.threads} threads` : 'one thread';
+  setStatus('ready', `Ready on ${result.session.backend} (${threads}) in ${Math.round(result.loadMs)} ms. Sample check passed (max error ${result.check.maxAbs.toExponential(1)}).`);
+  $('backend-info').textContent = result.skipped.map((s) => `Skipped ${s.backend}: ${s.reason}`).join(' ');
+  showBackendChoice(manifest, result.session.backend);
+
+  const widget = await (manifest.preprocess?.kind === 'image' ? import('./widgets/image.js') : import('./widgets/tensor.js'));
+  widget.mount($('input-widget'), manifest, show);
+  $('run-sample').addEventListener('click', () => show(golden(manifest).inputs));
+  $('input-panel').hidden = false;
+  return {
+    backend: result.session.backend,
+    threads: result.session.threads,
+    loadMs: result.loadMs,
+    goldenMaxAbs: result.check.maxAbs,
+    skipped: result.skipped,
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  };
+}
+
+api.ready = boot().catch((error) => {
+  setStatus('error', `Error: ${error.message}`);
+  $('progress').hidden = true;
+  throw error;
+});
+// The status line already shows the error; keep it out of the console as "uncaught".
+api.ready.catch(() => {});

@@ -1,0 +1,67 @@
+// Loading the manifest and fetching files with progress and a sha256 check.
+
+export const SCHEMA_VERSION = 1;
+
+/** Fetch and validate webml.json. */
+export async function loadManifest(url = 'webml.json') {
+  const response = await fetch(url, { cache: 'no-cache' });
+  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+  const manifest = await response.json();
+  if (manifest.schemaVersion !== SCHEMA_VERSION) {
+    throw new Error(`this page reads manifest version ${SCHEMA_VERSION}, the site has ${manifest.schemaVersion}: build the site again`);
+  }
+  if (!manifest.vendor) throw new Error('the manifest names no runtime files: build the site with `webml build`');
+  return manifest;
+}
+
+const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+
+/**
+ * Fetch files (manifest entries {path, sha256, size}) as bytes, reporting progress
+ * over all of them, and refuse any whose sha256 differs from the manifest's.
+ * @param {{path: string, sha256: string, size: number}[]} files
+ * @param {(loaded: number, total: number) => void} onProgress
+ * @returns {Promise<Map<string, Uint8Array>>}
+ */
+export async function fetchVerified(files, onProgress = () => {}) {
+  if (!globalThis.crypto?.subtle) {
+    throw new Error('this page must be served over HTTPS (or from localhost) so it can check the model files');
+  }
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  let loaded = 0;
+  const fetchOne = async (file) => {
+    const response = await fetch(file.path);
+    if (!response.ok) throw new Error(`cannot load ${file.path}: HTTP ${response.status}`);
+    const chunks = [];
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.byteLength;
+      onProgress(loaded, total);
+    }
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+    let offset = 0;
+    for (const chunk of chunks) { bytes.set(chunk, offset); offset += chunk.byteLength; }
+    const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
+    if (digest !== file.sha256) {
+      throw new Error(`${file.path} failed its integrity check (sha256 ${digest.slice(0, 12)}…, expected ${file.sha256.slice(0, 12)}…): the file was changed after the site was built`);
+    }
+    return [file.path, bytes];
+  };
+  return new Map(await Promise.all(files.map(fetchOne)));
+}
+
+/** The Subresource Integrity string ("sha256-<base64>") for a manifest's hex sha256. */
+export function integrity(sha256hex) {
+  const bytes = sha256hex.match(/../g).map((h) => parseInt(h, 16));
+  return `sha256-${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/** The site path of the file the runtime opens (manifest.entry, inside the model folder). */
+export function entryPath(manifest) {
+  const file = manifest.files.find((f) => f.path === manifest.entry || f.path.endsWith(`/${manifest.entry}`));
+  if (!file) throw new Error(`the manifest lists no file ${manifest.entry}`);
+  return file.path;
+}

@@ -1,0 +1,48 @@
+// Showing a model's outputs: top classes with bars for a classifier, values otherwise.
+
+import { toNumbers } from './tensors.js';
+
+const TOP_K = 5;
+const MAX_VALUES = 200;
+
+function topK(values, labels, container) {
+  const order = values.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]).slice(0, TOP_K);
+  const list = document.createElement('ol');
+  list.className = 'topk';
+  for (const [score, index] of order) {
+    const item = document.createElement('li');
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = labels ? labels[index] : `class ${index}`;
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    const fill = document.createElement('span');
+    fill.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
+    bar.append(fill);
+    const value = document.createElement('span');
+    value.className = 'score';
+    value.textContent = score.toFixed(3);
+    item.append(label, bar, value);
+    list.append(item);
+  }
+  container.append(list);
+}
+
+/** Render `outputs` (name -> tensor) into `container`, as the manifest's task says. */
+export function render(manifest, outputs, container) {
+  container.replaceChildren();
+  for (const [name, tensor] of Object.entries(outputs)) {
+    const values = toNumbers(tensor);
+    if (manifest.task === 'classification') {
+      topK(values, manifest.labels, container);
+      continue;
+    }
+    const heading = document.createElement('h3');
+    heading.textContent = `${name} [${tensor.shape.join(', ')}]`;
+    const pre = document.createElement('pre');
+    pre.className = 'values';
+    const shown = values.slice(0, MAX_VALUES).map((v) => Number(v.toPrecision(6)));
+    pre.textContent = JSON.stringify(shown) + (values.length > MAX_VALUES ? ` … (${values.length} values)` : '');
+    container.append(heading, pre);
+  }
+}

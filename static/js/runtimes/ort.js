@@ -1,0 +1,45 @@
+// onnxruntime-web adapter.
+
+import { entryPath } from '../manifest.js';
+import { folderOf } from './index.js';
+
+// Page backend -> onnxruntime-web execution provider.
+const PROVIDERS = { wasm: 'wasm', webgl: 'webgl', webgpu: 'webgpu' };
+
+export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
+  const provider = PROVIDERS[backend];
+  if (!provider) throw new Error(`onnxruntime-web has no backend ${backend}: should be one of ${Object.keys(PROVIDERS).join(', ')}`);
+  const files = manifest.vendor.load[backend];
+  const entry = files.find((p) => /\/ort\.[^/]*mjs$/.test(p));
+  const ort = await import(new URL(entry, baseUrl).href);
+  ort.env.logLevel = 'error';
+  const wasm = ort.env.wasm;
+  wasm.wasmPaths = folderOf(entry, baseUrl);
+  // onnxruntime-web defaults to half the cores; threads need cross-origin isolation.
+  wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  // Hand the runtime its wasm bytes, fetched with progress and checked against the manifest.
+  const wasmPath = files.find((p) => p.endsWith('.wasm'));
+  if (wasmPath) {
+    const entries = manifest.vendor.files.filter((f) => f.path === wasmPath);
+    wasm.wasmBinary = (await fetchFiles(entries)).get(wasmPath);
+  }
+  const session = await ort.InferenceSession.create(model.get(entryPath(manifest)), {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+  });
+  return {
+    backend,
+    threads: wasm.numThreads,
+    async run(feeds) {
+      const inputs = {};
+      for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.dtype, t.data, t.shape);
+      const results = await session.run(inputs);
+      const outputs = {};
+      for (const [name, t] of Object.entries(results)) {
+        outputs[name] = { dtype: t.type, shape: Array.from(t.dims), data: t.data };
+      }
+      return outputs;
+    },
+    async dispose() { await session.release(); },
+  };
+}

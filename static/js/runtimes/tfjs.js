@@ -1,0 +1,83 @@
+// TensorFlow.js adapter (graph models). The UMD builds are loaded as classic
+// scripts with Subresource Integrity; they define the global `tf`.
+
+import { entryPath, integrity } from '../manifest.js';
+import { folderOf } from './index.js';
+
+const BACKENDS = ['wasm', 'webgl', 'webgpu', 'cpu'];
+
+function loadScript(file, baseUrl) {
+  const src = new URL(file.path, baseUrl).href;
+  if (document.querySelector(`script[src="${src}"]`)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = src;
+    script.integrity = integrity(file.sha256);
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`cannot load ${file.path} (missing, or changed since the build)`));
+    document.head.append(script);
+  });
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) { out.set(part, offset); offset += part.byteLength; }
+  return out;
+}
+
+export async function load({ manifest, backend, model, baseUrl }) {
+  if (!BACKENDS.includes(backend)) throw new Error(`TensorFlow.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
+  const paths = manifest.vendor.load[backend];
+  const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
+  for (const path of paths.filter((p) => p.endsWith('.js'))) await loadScript(byPath.get(path), baseUrl);
+  const tf = globalThis.tf;
+  if (backend === 'wasm') {
+    tf.wasm.setWasmPaths(folderOf(paths[0], baseUrl));
+    // The threaded build starts its workers from blob: scripts, which the site's
+    // CSP (script-src 'self') refuses; use the single-threaded SIMD build.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  }
+  if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js could not start its ${backend} backend`);
+  await tf.ready();
+
+  // Build the model from the bytes already fetched and checked, not by URL.
+  const entry = entryPath(manifest);
+  const folder = entry.slice(0, entry.lastIndexOf('/') + 1);
+  const json = JSON.parse(new TextDecoder().decode(model.get(entry)));
+  const groups = json.weightsManifest || [];
+  const weightData = concat(groups.flatMap((g) => g.paths.map((p) => model.get(folder + p))));
+  const graph = await tf.loadGraphModel(tf.io.fromMemory({
+    modelTopology: json.modelTopology,
+    weightSpecs: groups.flatMap((g) => g.weights),
+    weightData: weightData.buffer,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+    signature: json.signature,
+    userDefinedMetadata: json.userDefinedMetadata,
+    modelInitializer: json.modelInitializer,
+  }));
+  const outputNames = manifest.outputs.map((o) => o.name);
+  return {
+    backend,
+    threads: 1,
+    async run(feeds) {
+      const inputs = {};
+      for (const [name, t] of Object.entries(feeds)) {
+        // TensorFlow.js has no int64: it computes integers as int32.
+        const data = t.dtype === 'int64' ? Int32Array.from(t.data, Number) : t.data;
+        inputs[name] = tf.tensor(data, t.shape, t.dtype === 'int64' ? 'int32' : t.dtype);
+      }
+      let results = await graph.executeAsync(inputs, outputNames);
+      if (!Array.isArray(results)) results = [results];
+      const outputs = {};
+      for (let i = 0; i < outputNames.length; i++) {
+        outputs[outputNames[i]] = { dtype: results[i].dtype, shape: results[i].shape, data: await results[i].data() };
+      }
+      tf.dispose([...Object.values(inputs), ...results]);
+      return outputs;
+    },
+    async dispose() { graph.dispose(); },
+  };
+}

@@ -1,0 +1,64 @@
+// Tensors as the page passes them around: { dtype, shape, data } with a typed array.
+
+/** @typedef {{dtype: string, shape: number[], data: ArrayLike<number|bigint>}} Tensor */
+
+const TYPED = {
+  float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array,
+  int16: Int16Array, int32: Int32Array, int64: BigInt64Array, bool: Uint8Array,
+};
+
+/** @param {number[]} shape */
+export const sizeOf = (shape) => shape.reduce((a, b) => a * b, 1);
+
+/** A typed array constructor for a dtype, or an error naming the dtypes that work. */
+export function typedArrayFor(dtype) {
+  const ctor = TYPED[dtype];
+  if (!ctor) throw new Error(`dtype ${dtype} is not supported by this page (supported: ${Object.keys(TYPED).join(', ')})`);
+  return ctor;
+}
+
+/** Decode the manifest's { dtype, shape, base64 } (little-endian bytes) into a Tensor. */
+export function decodeArray({ dtype, shape, base64 }) {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const Ctor = typedArrayFor(dtype);
+  return { dtype, shape, data: new Ctor(bytes.buffer, 0, bytes.byteLength / Ctor.BYTES_PER_ELEMENT) };
+}
+
+/** Build a Tensor of `dtype` and `shape` from plain numbers. */
+export function fromNumbers(dtype, shape, numbers) {
+  if (numbers.length !== sizeOf(shape)) {
+    throw new Error(`expected ${sizeOf(shape)} values for shape [${shape}], got ${numbers.length}`);
+  }
+  const Ctor = typedArrayFor(dtype);
+  return { dtype, shape, data: Ctor === BigInt64Array ? Ctor.from(numbers, (n) => BigInt(Math.round(n))) : Ctor.from(numbers) };
+}
+
+/** Plain numbers of a Tensor (for JSON, display and comparison). */
+export const toNumbers = (tensor) => Array.from(tensor.data, Number);
+
+/**
+ * Compare outputs with expected ones: |e - a| <= atol + rtol * |e| everywhere.
+ * @returns {{ok: boolean, maxAbs: number, failures: string[]}}
+ */
+export function compare(expected, actual, atol, rtol) {
+  let maxAbs = 0;
+  const failures = [];
+  for (const [name, want] of Object.entries(expected)) {
+    const got = actual[name];
+    if (!got) { failures.push(`${name}: missing`); continue; }
+    if (got.data.length !== want.data.length) {
+      failures.push(`${name}: ${got.data.length} values, expected ${want.data.length}`);
+      continue;
+    }
+    let bad = 0;
+    for (let i = 0; i < want.data.length; i++) {
+      const e = Number(want.data[i]);
+      const a = Number(got.data[i]);
+      const err = Math.abs(e - a);
+      if (!(err <= atol + rtol * Math.abs(e))) bad++;  // NaN counts as bad
+      if (err > maxAbs || Number.isNaN(err)) maxAbs = Number.isNaN(err) ? Infinity : err;
+    }
+    if (bad) failures.push(`${name}: ${bad} of ${want.data.length} values off`);
+  }
+  return { ok: failures.length === 0, maxAbs, failures };
+}

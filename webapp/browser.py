@@ -1,0 +1,72 @@
+"""Finding and starting a headless Chromium for verify and the browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from converter.errors import BrowserError
+
+# Without these, Chromium keeps trying to reach Google's hosts (updates, sync,
+# field trials); on a closed network that is noise, and a page check must see
+# only the page's own requests.
+QUIET_ARGS = (
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-quic",
+)
+
+# Flags each backend needs in headless Chromium (WebGL 2 works without any).
+BACKEND_ARGS: dict[str, tuple[str, ...]] = {
+    "webgpu": ("--enable-unsafe-webgpu", "--enable-features=Vulkan",
+               "--use-webgpu-adapter=swiftshader"),
+}
+
+SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_browser(explicit: Path | None = None) -> Path | None:
+    """The Chromium to drive: ``explicit``, $WEBML_BROWSER, or a system one.
+
+    Returns None when only Playwright's own downloaded Chromium could be used.
+    """
+    chosen = explicit or (Path(os.environ["WEBML_BROWSER"]) if os.environ.get("WEBML_BROWSER")
+                          else None)
+    if chosen is not None:
+        if not chosen.is_file() or not os.access(chosen, os.X_OK):
+            raise BrowserError(f"browser {chosen} does not exist or is not executable",
+                               "pass the path of a Chromium or Chrome binary with --browser")
+        return chosen
+    for name in SYSTEM_BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+def launch(playwright: Any, browser: Path | None = None,
+           backends: tuple[str, ...] = ()) -> Any:
+    """Start headless Chromium with the flags the given backends need."""
+    args = list(QUIET_ARGS)
+    for backend in backends:
+        args.extend(a for a in BACKEND_ARGS.get(backend, ()) if a not in args)
+    executable = find_browser(browser)
+    if executable is None and not Path(playwright.chromium.executable_path).is_file():
+        raise BrowserError("no Chromium found",
+                           "install one (apt-get install chromium) or pass --browser PATH")
+    try:
+        return playwright.chromium.launch(
+            executable_path=str(executable) if executable else None, headless=True, args=args,
+            # Chromium's sandbox cannot start as root (containers, CI).
+            chromium_sandbox=os.geteuid() != 0)
+    except Exception as exc:  # Playwright raises its own Error type with a long log
+        first = str(exc).strip().splitlines()[0][:300]
+        raise BrowserError(f"cannot start Chromium: {first}",
+                           "check that the browser runs, or pass another with --browser") from exc

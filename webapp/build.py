@@ -1,0 +1,107 @@
+"""webml build: a converted model (or a model file) -> a static site that runs it.
+
+The site is self-contained: the page (static/), the pinned runtime files for
+the chosen backends, the model files and one manifest, ``webml.json``, that
+says where everything is and what each file's sha256 is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from converter.errors import BuildError
+from converter.files import sha256_file, staged_output
+from converter.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ModelFile,
+    Vendor,
+    read_manifest,
+    write_manifest,
+)
+from converter.pipeline import ConvertOptions, Progress, convert_model
+from webapp import headers, runtimes
+from webapp.assets import static_root
+
+MODEL_FOLDER = "model"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build. ``backends=None`` ships the runtime's default backends."""
+
+    backends: tuple[str, ...] | None = None
+    overwrite: bool = True
+    convert: ConvertOptions = ConvertOptions()
+
+
+@dataclass(frozen=True)
+class SiteBuild:
+    """A built site: where it is, its manifest, and its size."""
+
+    out_dir: Path
+    manifest: Manifest
+    file_count: int
+    total_bytes: int
+
+
+def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = BuildOptions(),
+               *, progress: Progress | None = None) -> SiteBuild:
+    """Build a site from a ``webml convert`` folder, or from a model file (converted first)."""
+    source = Path(source)
+    if source.is_dir() and (source / MANIFEST_NAME).is_file():
+        return _build(source, Path(out_dir), options, progress)
+    with tempfile.TemporaryDirectory(prefix="webml-build-") as tmp:
+        converted = convert_model(source, Path(tmp) / "model", options.convert, progress=progress)
+        return _build(converted.out_dir, Path(out_dir), options, progress)
+
+
+def _build(model_dir: Path, out: Path, options: BuildOptions,
+           progress: Progress | None) -> SiteBuild:
+    say = progress or (lambda _message: None)
+    manifest = read_manifest(model_dir)
+    runtime = runtimes.RUNTIMES[manifest.runtime]
+    backends = options.backends or runtimes.DEFAULT_BACKENDS[manifest.runtime]
+    with staged_output(out, overwrite=options.overwrite) as stage:
+        say("copying the page")
+        shutil.copytree(static_root(), stage, dirs_exist_ok=True)
+        say(f"copying {len(manifest.files)} model files")
+        model_files = tuple(_copy_model_file(model_dir, f, stage) for f in manifest.files)
+        say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
+        vendor = _copy_runtime(runtime, backends, stage)
+        site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor)
+        (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
+        write_manifest(site_manifest, stage)
+        files = [p for p in stage.rglob("*") if p.is_file()]
+        count, size = len(files), sum(p.stat().st_size for p in files)
+    say(f"built {out} ({count} files, {size / 1e6:.1f} MB)")
+    return SiteBuild(out.resolve(), site_manifest, count, size)
+
+
+def _copy_model_file(model_dir: Path, file: ModelFile, stage: Path) -> ModelFile:
+    source = model_dir / file.path
+    if not source.is_file():
+        raise BuildError(f"model file {file.path} named in {MANIFEST_NAME} is missing",
+                         "convert the model again with `webml convert`")
+    if sha256_file(source) != file.sha256:
+        raise BuildError(f"model file {file.path} does not match its sha256 in {MANIFEST_NAME}",
+                         "it changed after conversion: convert the model again")
+    target = stage / MODEL_FOLDER / file.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return dataclasses.replace(file, path=f"{MODEL_FOLDER}/{file.path}")
+
+
+def _copy_runtime(runtime: runtimes.Runtime, backends: tuple[str, ...], stage: Path) -> Vendor:
+    files = []
+    for file in runtime.files_for(backends):
+        site_path = f"{runtime.folder}/{file.name}"
+        runtimes.copy_runtime_file(file, stage / site_path)
+        files.append(ModelFile(site_path, file.sha256, (stage / site_path).stat().st_size))
+    load = {b: tuple(f"{runtime.folder}/{name}" for name in runtime.backends[b])
+            for b in backends}
+    return Vendor(runtime.package, runtime.version, backends, tuple(files), load)

@@ -1,0 +1,139 @@
+"""The browser runtimes a site can ship, pinned file by file.
+
+Each file is copied from the project's npm install (``npm ci`` with
+package-lock.json) and must match the sha256 written here, so a changed or
+tampered package never reaches a site. Only the files a runtime's chosen
+backends load are copied.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from converter.errors import BuildError
+from converter.files import sha256_file
+
+ORT_VERSION = "1.30.0"
+TFJS_VERSION = "4.22.0"
+
+
+@dataclass(frozen=True)
+class VendorFile:
+    """One runtime file: where npm puts it, and its pinned sha256."""
+
+    package: str
+    path: str  # inside the npm package
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A page runtime: its files, and which of them each backend loads, in order."""
+
+    name: str  # the page adapter: static/js/runtimes/<name>.js
+    package: str
+    version: str
+    files: tuple[VendorFile, ...]
+    backends: dict[str, tuple[str, ...]]  # backend -> file names, in load order
+
+    @property
+    def folder(self) -> str:
+        """The site folder the files go to; the version is in the path, as a cache key."""
+        return f"vendor/{self.package}-{self.version}"
+
+    def files_for(self, backends: tuple[str, ...]) -> tuple[VendorFile, ...]:
+        """The files the given backends need (each once), in table order."""
+        unknown = [b for b in backends if b not in self.backends]
+        if unknown:
+            raise BuildError(f"the {self.name} runtime has no backend {', '.join(unknown)}",
+                             f"choose from: {', '.join(self.backends)}")
+        wanted = {name for b in backends for name in self.backends[b]}
+        return tuple(f for f in self.files if f.name in wanted)
+
+
+_ORT = "onnxruntime-web"
+_TF = "@tensorflow/tfjs-"
+
+RUNTIMES: dict[str, Runtime] = {
+    "onnx": Runtime(
+        name="onnx", package="onnxruntime-web", version=ORT_VERSION,
+        files=(
+            # The plain wasm build: the JSEP build (ort.min.js) ran the same model
+            # 1.8x slower in wasm and needs 'unsafe-eval' under a CSP.
+            VendorFile(_ORT, "dist/ort.wasm.min.mjs",
+                       "219e6a1fc8a9938268d18efca3c91d310bd2f4a59bbd13744df5b2b7fc6cee3b"),
+            VendorFile(_ORT, "dist/ort-wasm-simd-threaded.mjs",
+                       "e13f7f94fc51b4ca72b12faeb1ee95f4ace6dfbc8939bc718aabdc0a27c4299b"),
+            VendorFile(_ORT, "dist/ort-wasm-simd-threaded.wasm",
+                       "3398c10d07d229bd91b364548e130e0e51a8e5704b88c7c083ebbeb78842dee2"),
+        ),
+        backends={"wasm": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs",
+                           "ort-wasm-simd-threaded.wasm")},
+    ),
+    "tfjs": Runtime(
+        name="tfjs", package="tfjs", version=TFJS_VERSION,
+        files=(
+            # UMD builds, loaded as classic scripts: the ES builds of the backends
+            # import "@tensorflow/tfjs-core" by bare name, and the wasm one imports
+            # Node's "fs" and "path", which no browser resolves.
+            VendorFile(_TF + "core", "dist/tf-core.min.js",
+                       "0924438788ff7da57b14d0f7c45a05d81611a5a4b52653da6d065e86d348757c"),
+            VendorFile(_TF + "converter", "dist/tf-converter.min.js",
+                       "0cf35a2982b637997e8cae097c991c0123b7d5393b3d45730aa732b907c6cd1b"),
+            VendorFile(_TF + "backend-wasm", "dist/tf-backend-wasm.min.js",
+                       "691bbec0ef8b5a7f17f212e9c5d85832030f90d030b46e99acb4dea1fb16f009"),
+            VendorFile(_TF + "backend-wasm", "dist/tfjs-backend-wasm.wasm",
+                       "70a5d516060464e5269f01c74bac1772d6b8ab6cb612acf16b5cdaf61f78d892"),
+            VendorFile(_TF + "backend-wasm", "dist/tfjs-backend-wasm-simd.wasm",
+                       "77ebb28a6d34f371dbbf2086b7f2de8994acd8ea5a3cf1fa24d2c26c840cac7b"),
+            VendorFile(_TF + "backend-wasm", "dist/tfjs-backend-wasm-threaded-simd.wasm",
+                       "c052228d4bef185c27bbe59a9e029570c78bbb9f08b3cb46b597851650373de2"),
+            VendorFile(_TF + "backend-webgl", "dist/tf-backend-webgl.min.js",
+                       "b41fcbb4aee7721af0cc77ecfede60b44ad4ed6d5782a8392b84f774f4359a45"),
+            VendorFile(_TF + "backend-cpu", "dist/tf-backend-cpu.min.js",
+                       "4f232e90455e04cc5f69a691295d07a881a4ad93d7f229598459b9b533259d83"),
+        ),
+        backends={
+            "wasm": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-wasm.min.js",
+                     "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
+                     "tfjs-backend-wasm-threaded-simd.wasm"),
+            "webgl": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-webgl.min.js"),
+            "cpu": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-cpu.min.js"),
+        },
+    ),
+}
+
+# The backends a site ships when the user names none, in the order the page's
+# `auto` tries them. WebAssembly first: it runs everywhere, and WebGL on a
+# software rasterizer (SwiftShader, as on CI machines) was 17x slower; a GPU
+# backend stays one ?backend= away.
+DEFAULT_BACKENDS = {"onnx": ("wasm",), "tfjs": ("wasm", "webgl", "cpu")}
+
+
+def node_modules() -> Path:
+    """Where the pinned npm packages are: $WEBML_NODE_MODULES, or the checkout's node_modules."""
+    override = os.environ.get("WEBML_NODE_MODULES")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "node_modules"
+
+
+def copy_runtime_file(file: VendorFile, target: Path) -> None:
+    """Copy one runtime file into a site after checking its pinned sha256."""
+    source = node_modules() / file.package / file.path
+    if not source.is_file():
+        raise BuildError(f"runtime file {file.package}/{file.path} is not installed",
+                         "run `npm ci` in the webml checkout (or set WEBML_NODE_MODULES)")
+    digest = sha256_file(source)
+    if digest != file.sha256:
+        raise BuildError(f"runtime file {file.package}/{file.path} has sha256 {digest[:12]}..., "
+                         f"not the pinned {file.sha256[:12]}...",
+                         "run `npm ci` to reinstall the pinned versions")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
