@@ -5,7 +5,7 @@ Every error carries a ``hint``: what the user can do about it. The CLI prints
 
     WebmlError
     ├── UnsupportedModelError   the input is missing, of an unknown format, or corrupt
-    ├── ConversionError         a converter failed or produced a model that disagrees with the source
+    ├── ConversionError         a converter failed, or its output disagrees with the source
     ├── ManifestError           a webml.json is missing, malformed or of another schema version
     ├── BuildError              the site cannot be built (missing runtime files, bad output folder)
     └── BrowserError            no usable browser, or the page could not be driven

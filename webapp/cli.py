@@ -1,0 +1,208 @@
+"""The `webml` command: a thin click shell over the library.
+
+Each command turns its flags into an options dataclass and calls one library
+function, imported inside the command so that `webml --help` starts no
+TensorFlow. Errors the library raises on purpose print as one line,
+``error: <message> (<hint>)``, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from converter.errors import WebmlError
+
+EXIT_ERROR = 2
+EXIT_VERIFY_FAILED = 1
+
+
+def _errors_as_one_line(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except WebmlError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+def _progress() -> Callable[[str], None]:
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        click.echo(f"[{time.perf_counter() - start:5.1f}s] {message}", err=True)
+
+    return say
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers") from exc
+
+
+def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The conversion flags, shared by `convert` and `build MODEL_FILE`."""
+    options = [
+        click.option("--to", "target", type=click.Choice(["tfjs", "onnx"]), default=None,
+                     help="Web format: tfjs (TensorFlow.js graph model) or onnx (for "
+                          "onnxruntime-web). Default: tfjs for Keras/SavedModel, onnx for ONNX."),
+        click.option("--batch", type=click.IntRange(min=1), default=None,
+                     help="Batch size the page feeds (a dynamic batch is fixed to it). Default 1."),
+        click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None, help="Text file with one class label per line."),
+        click.option("--image/--no-image", default=None,
+                     help="Treat the input as a picture (default: when it looks like one)."),
+        click.option("--scale", type=float, default=None,
+                     help="Image preprocessing: multiply pixel values (0-255) by this. "
+                          "Default 1/255."),
+        click.option("--mean", default=None, help="Image preprocessing: per-channel mean to "
+                     "subtract after scaling, e.g. 0.485,0.456,0.406."),
+        click.option("--std", default=None, help="Image preprocessing: per-channel std to "
+                     "divide by after subtracting the mean."),
+        click.option("--invert", is_flag=True, default=False,
+                     help="Image preprocessing: invert pixels (dark ink on light paper)."),
+        click.option("--atol", type=float, default=None,
+                     help="Absolute tolerance of the golden check. Default 1e-4."),
+        click.option("--rtol", type=float, default=None,
+                     help="Relative tolerance of the golden check. Default 1e-3."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _make_convert_options(target: str | None, batch: int | None, labels: Path | None,
+                          image: bool | None, scale: float | None, mean: str | None,
+                          std: str | None, invert: bool, atol: float | None,
+                          rtol: float | None) -> Any:
+    from converter.pipeline import ConvertOptions
+
+    given: dict[str, Any] = {"target": target, "batch": batch, "image": image,
+                             "image_scale": scale, "image_mean": _floats(mean),
+                             "image_std": _floats(std), "atol": atol, "rtol": rtol}
+    if labels is not None:
+        lines = labels.read_text(encoding="utf-8").splitlines()
+        given["labels"] = tuple(line.strip() for line in lines if line.strip())
+    if invert:
+        given["image_invert"] = True
+    # Flags left unset keep the library's defaults.
+    return ConvertOptions(**{k: v for k, v in given.items() if v is not None})
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="webml")
+def cli() -> None:
+    """Run a trained model privately in the browser: convert, build, serve, verify."""
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the web model and webml.json into (replaced if it exists).")
+@_convert_options
+@_errors_as_one_line
+def convert(source: Path, output: Path, **flags: Any) -> None:
+    """Convert SOURCE (.keras, .h5, .onnx or a SavedModel folder) for the web."""
+    from converter.pipeline import convert_model
+
+    result = convert_model(source, output, _make_convert_options(**flags), progress=_progress())
+    manifest = result.manifest
+    size = sum(f.size for f in manifest.files)
+    click.echo(f"converted {source} -> {result.out_dir} ({manifest.runtime}, "
+               f"{size / 1e6:.2f} MB, task {manifest.task})")
+    if result.native_check is not None:
+        click.echo(f"native check ({manifest.golden.source}): max abs error "
+                   f"{result.native_check.max_abs:.2e} vs the source model")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the site into (replaced if it exists).")
+@click.option("--backends", default=None,
+              help="Comma-separated backends to ship, in the order `auto` tries them "
+                   "(default: wasm for onnx; wasm,webgl,cpu for tfjs).")
+@_convert_options
+@_errors_as_one_line
+def build(source: Path, output: Path, backends: str | None, **flags: Any) -> None:
+    """Build a static site from SOURCE: a `webml convert` folder or a model file."""
+    from webapp.build import BuildOptions, build_site
+
+    options = BuildOptions(
+        backends=tuple(b.strip() for b in backends.split(",")) if backends else None,
+        convert=_make_convert_options(**flags))
+    site = build_site(source, output, options, progress=_progress())
+    click.echo(f"built {site.out_dir} ({site.file_count} files, "
+               f"{site.total_bytes / 1e6:.1f} MB); serve it with: webml serve {output}")
+
+
+@cli.command()
+@click.argument("site", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0 picks a free one).")
+@_errors_as_one_line
+def serve(site: Path, host: str, port: int) -> None:
+    """Serve a built SITE with the headers it needs (COOP/COEP, CSP, wasm MIME type)."""
+    from webapp.serve import make_server, server_url
+
+    server = make_server(site, host, port)
+    click.echo(f"serving {site} at {server_url(server)} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()
+
+
+@cli.command()
+@click.argument("site", type=click.Path(path_type=Path))
+@click.option("--backends", default="auto", show_default=True,
+              help="Comma-separated backends to check, `auto` (what a visitor gets) or `all` "
+                   "(every backend the site ships).")
+@click.option("--browser", type=click.Path(path_type=Path), default=None,
+              help="Chromium or Chrome binary to use (default: a system Chromium).")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds a backend may take to load, and again to run, before it fails.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed runs of the golden input per backend.")
+@click.option("--atol", type=float, default=None, help="Override the manifest's atol.")
+@click.option("--rtol", type=float, default=None, help="Override the manifest's rtol.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the report as JSON to this file.")
+@_errors_as_one_line
+def verify(site: Path, backends: str, browser: Path | None, timeout: float, repeats: int,
+           atol: float | None, rtol: float | None, json_path: Path | None) -> None:
+    """Run SITE in headless Chromium and check it against the native outputs."""
+    from converter.manifest import read_manifest
+    from webapp.verify import VerifyOptions, format_report, verify_site
+
+    chosen = tuple(b.strip() for b in backends.split(",") if b.strip())
+    if chosen == ("all",):
+        vendor = read_manifest(site).vendor
+        chosen = vendor.backends if vendor else ("auto",)
+    report = verify_site(site, VerifyOptions(chosen, browser, timeout, repeats, atol, rtol))
+    click.echo(format_report(report))
+    if json_path is not None:
+        data = asdict(report)
+        data["site"] = str(report.site)
+        data["ok"] = report.ok
+        json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if not report.ok:
+        sys.exit(EXIT_VERIFY_FAILED)
