@@ -17,6 +17,9 @@ QUIET_ENV = {
     "GRPC_VERBOSITY": "ERROR",
     # Keep JAX (pulled in by tensorflowjs) off any accelerator and quiet.
     "JAX_PLATFORMS": "cpu",
+    # tensorflowjs imports TensorFlow Decision Forests, whose welcome banner
+    # imports IPython when stdout is not a terminal (and fails without it).
+    "TFDF_DISABLE_WELCOME_MESSAGE": "1",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -52,11 +53,47 @@ def _from_tensorflow(loaded: LoadedModel) -> Any:
         command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
                    "--signature_def", SERVING_SIGNATURE, "--opset", str(OPSET),
                    "--output", str(target)]
-        done = subprocess.run(command, capture_output=True, text=True, env=_tf.quiet_environ())
+        # A fixed hash seed: tf2onnx names deduplicated constants in set order,
+        # so without it the same model converts to different bytes.
+        env = {**_tf.quiet_environ(), "PYTHONHASHSEED": "0"}
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0 or not target.is_file():
             raise ConversionError(f"tf2onnx could not convert the model: {_error_line(done)}",
                                   "try --to tfjs, or check the operators with `webml inspect`")
-        return onnx.load(str(target))
+        model = onnx.load(str(target))
+    # tf2onnx writes "converted from <temporary folder>": a local path has no place
+    # in a published model, and it changes on every run.
+    model.graph.doc_string = ""
+    _renumber_generated_names(model)
+    return model
+
+
+# tf2onnx numbers the names it invents ("const_axes__15") from a counter whose
+# order varies between runs; renumbering them in graph order makes the bytes stable.
+_GENERATED = re.compile(r"^(.*?)__\d+(:\d+)?$")
+
+
+def _renumber_generated_names(model: Any) -> None:
+    graph = model.graph
+    kept = {v.name for v in (*graph.input, *graph.output)}
+    renamed: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        if name in kept or not name:
+            return name
+        if name not in renamed:
+            match = _GENERATED.match(name)
+            renamed[name] = (f"{match.group(1)}__w{len(renamed)}{match.group(2) or ''}"
+                             if match else name)
+        return renamed[name]
+
+    for node in graph.node:
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+    for init in graph.initializer:
+        init.name = rename(init.name)
+    for value in graph.value_info:
+        value.name = rename(value.name)
 
 
 def _error_line(done: subprocess.CompletedProcess[str]) -> str:

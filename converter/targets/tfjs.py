@@ -39,7 +39,12 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
             raise ConversionError(f"tensorflowjs could not convert the model: {first[:300]}",
                                   "try --to onnx, or see the TensorFlow.js op list for "
                                   "unsupported operators") from exc
-    signature = json.loads((out_dir / ENTRY).read_text(encoding="utf-8"))["signature"]
+    graph = json.loads((out_dir / ENTRY).read_text(encoding="utf-8"))
+    # TensorFlow serialises node attributes from a map in no fixed order; sorted
+    # keys make the same model convert to the same bytes every time.
+    (out_dir / ENTRY).write_text(json.dumps(graph, sort_keys=True, separators=(",", ":")),
+                                 encoding="utf-8")
+    signature = graph["signature"]
     inputs = tuple(make_static(_tensor(k, v), options.batch)
                    for k, v in signature["inputs"].items())
     outputs = tuple(_tensor(k, v) for k, v in signature["outputs"].items())

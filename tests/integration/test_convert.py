@@ -1,0 +1,118 @@
+"""Real conversions of tiny real models, checked natively where a native runtime exists."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from converter import ConvertOptions, convert_model, load_model, read_manifest
+from converter.errors import ConversionError, UnsupportedModelError
+from converter.files import sha256_file
+from converter.reference import run_onnx, run_source
+
+
+@pytest.mark.parametrize("source", ["keras", "h5", "saved_model"])
+@pytest.mark.parametrize("target", ["tfjs", "onnx"])
+def test_keras_sources_convert_to_both_targets(tmp_path: Path, keras_files: dict[str, Path],
+                                               source: str, target: str) -> None:
+    result = convert_model(keras_files[source], tmp_path / "out", ConvertOptions(target=target))
+    manifest = read_manifest(result.out_dir)
+    assert manifest.runtime == target
+    assert manifest.provenance["sourceFormat"] == source
+    for file in manifest.files:
+        assert sha256_file(result.out_dir / file.path) == file.sha256
+    (pixels,) = manifest.inputs
+    assert (pixels.name, pixels.shape) == ("pixels", (1, 8, 8, 1))
+    (output,) = manifest.outputs
+    assert output.shape == (1, 10)
+    assert manifest.task == "classification"  # a softmax output is recognised
+    # The golden output is what the native framework computes for the golden input.
+    native = run_source(load_model(keras_files[source]), manifest.golden.inputs)
+    assert np.allclose(native[output.name], manifest.golden.outputs[output.name], atol=1e-5)
+    if target == "onnx":
+        model = onnx.load(str(result.out_dir / "model.onnx"))
+        onnx.checker.check_model(model)
+        dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+        assert dims == [1, 8, 8, 1]  # static: onnxruntime-web webgl rejects a dynamic batch
+        produced = run_onnx(result.out_dir / "model.onnx", manifest.golden.inputs)
+        assert np.array_equal(produced[output.name], manifest.golden.outputs[output.name])
+        assert result.native_check is not None and result.native_check.ok
+        assert manifest.golden.source == "onnxruntime"
+    else:
+        graph = json.loads((result.out_dir / "model.json").read_text())
+        assert graph["format"] == "graph-model"
+        assert list(graph["signature"]["inputs"]) == ["pixels"]
+        shards = [p for g in graph["weightsManifest"] for p in g["paths"]]
+        assert shards and all((result.out_dir / p).is_file() for p in shards)
+
+
+def test_onnx_input_stays_onnx_and_is_tuned(tmp_path: Path, tiny_onnx: Path) -> None:
+    result = convert_model(tiny_onnx, tmp_path / "out")
+    manifest = result.manifest
+    assert manifest.runtime == "onnx" and manifest.golden.source == "onnxruntime"
+    assert manifest.inputs[0].shape == (1, 1, 8, 8)
+    assert manifest.preprocess is not None and manifest.preprocess.layout == "NCHW"
+    untouched = run_onnx(tiny_onnx, manifest.golden.inputs)
+    assert np.array_equal(untouched["probabilities"], manifest.golden.outputs["probabilities"])
+
+
+def test_labels_and_their_count_are_checked(tmp_path: Path, tiny_onnx: Path) -> None:
+    labels = tuple("abcdefghij")
+    result = convert_model(tiny_onnx, tmp_path / "ok", ConvertOptions(labels=labels))
+    assert result.manifest.labels == labels and result.manifest.task == "classification"
+    with pytest.raises(UnsupportedModelError, match="3 labels given but the model outputs 10"):
+        convert_model(tiny_onnx, tmp_path / "bad", ConvertOptions(labels=("a", "b", "c")))
+    assert not (tmp_path / "bad").exists()
+
+
+def test_onnx_cannot_become_tfjs_and_leaves_nothing(tmp_path: Path, tiny_onnx: Path) -> None:
+    with pytest.raises(ConversionError, match="cannot be converted to TensorFlow.js"):
+        convert_model(tiny_onnx, tmp_path / "out", ConvertOptions(target="tfjs"))
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_failed_conversion_keeps_the_previous_output(tmp_path: Path, tiny_onnx: Path) -> None:
+    out = tmp_path / "out"
+    convert_model(tiny_onnx, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ConversionError):
+        convert_model(tiny_onnx, out, ConvertOptions(target="tfjs"))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("target", ["tfjs", "onnx"])
+def test_conversion_is_deterministic(tmp_path: Path, keras_files: dict[str, Path],
+                                     target: str) -> None:
+    options = ConvertOptions(target=target)
+    first = convert_model(keras_files["keras"], tmp_path / "a", options).manifest
+    second = convert_model(keras_files["keras"], tmp_path / "b", options).manifest
+    assert [f.sha256 for f in first.files] == [f.sha256 for f in second.files]
+    manifests = [(tmp_path / d / "webml.json").read_bytes() for d in "ab"]
+    assert manifests[0] == manifests[1]
+
+
+def test_weights_only_h5_is_refused(tmp_path: Path) -> None:
+    from converter import _tf
+
+    keras = _tf.keras()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = tmp_path / "weights.weights.h5"
+    model.save_weights(path)
+    with pytest.raises(UnsupportedModelError, match="weights only"):
+        load_model(path)
+
+
+def test_cli_convert_runs_as_a_program(tmp_path: Path, keras_files: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "webapp", "convert", str(keras_files["keras"]),
+                           "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "converted" in done.stdout and "(tfjs," in done.stdout
+    # TensorFlow's C++ log lines never reach the terminal; only webml's stage lines do.
+    assert all(line.startswith("[") for line in done.stderr.splitlines()), done.stderr
+    assert (out / "webml.json").is_file()

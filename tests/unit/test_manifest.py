@@ -1,0 +1,92 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converter.errors import ManifestError
+from converter.manifest import (
+    SCHEMA_VERSION,
+    Golden,
+    ImagePreprocess,
+    Manifest,
+    ModelFile,
+    Vendor,
+    decode_array,
+    encode_array,
+    read_manifest,
+    write_manifest,
+)
+from converter.spec import TensorSpec
+
+
+def make_manifest(**changes: object) -> Manifest:
+    golden = Golden({"x": np.arange(6, dtype=np.float32).reshape(1, 6)},
+                    {"y": np.array([[0.25, 0.75]], dtype=np.float32)}, 1e-4, 1e-3, "keras")
+    values = dict(
+        name="m", runtime="onnx", entry="model.onnx",
+        files=(ModelFile("model.onnx", "ab" * 32, 10),),
+        inputs=(TensorSpec("x", "float32", (1, 6)),),
+        outputs=(TensorSpec("y", "float32", (1, 2)),),
+        golden=golden, task="classification", labels=("cat", "dog"),
+        preprocess=None, provenance={"webml": "0.1.0"})
+    values.update(changes)
+    return Manifest(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("array", [
+    np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 3, 2),
+    np.array([[1, -2, 3]], dtype=np.int64),
+    np.array([True, False]),
+    np.array([[7]], dtype=np.uint8),
+])
+def test_arrays_round_trip_exactly(array: np.ndarray) -> None:
+    back = decode_array(json.loads(json.dumps(encode_array(array))))
+    assert back.dtype == array.dtype
+    assert back.shape == array.shape
+    assert np.array_equal(back, array)
+
+
+def test_manifest_round_trips_through_json(tmp_path: Path) -> None:
+    vendor = Vendor("onnxruntime-web", "1.30.0", ("wasm",),
+                    (ModelFile("vendor/ort.mjs", "cd" * 32, 5),), {"wasm": ("vendor/ort.mjs",)})
+    manifest = make_manifest(
+        preprocess=ImagePreprocess(8, 8, 1, "NHWC", 1 / 255, (0.5,), (0.25,), True),
+        vendor=vendor)
+    write_manifest(manifest, tmp_path)
+    back = read_manifest(tmp_path)
+    assert back.to_json() == manifest.to_json()
+    assert back.preprocess == manifest.preprocess
+    assert back.vendor == vendor
+    assert np.array_equal(back.golden.inputs["x"], manifest.golden.inputs["x"])
+
+
+def test_manifest_json_is_stable(tmp_path: Path) -> None:
+    first = write_manifest(make_manifest(), tmp_path).read_bytes()
+    assert write_manifest(read_manifest(tmp_path), tmp_path).read_bytes() == first
+
+
+def test_other_schema_version_is_refused() -> None:
+    data = make_manifest().to_json()
+    data["schemaVersion"] = SCHEMA_VERSION + 1
+    with pytest.raises(ManifestError, match="schema version"):
+        Manifest.from_json(data)
+
+
+def test_malformed_manifest_names_the_problem() -> None:
+    data = make_manifest().to_json()
+    del data["entry"]
+    with pytest.raises(ManifestError, match="malformed manifest: 'entry'"):
+        Manifest.from_json(data)
+    data = make_manifest().to_json()
+    data["runtime"] = "tflite"
+    with pytest.raises(ManifestError, match="unknown runtime"):
+        Manifest.from_json(data)
+
+
+def test_missing_and_invalid_manifest_files(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="no webml.json"):
+        read_manifest(tmp_path)
+    (tmp_path / "webml.json").write_text("{not json")
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        read_manifest(tmp_path)

@@ -1,0 +1,5 @@
+"""`python -m webapp` runs the `webml` command."""
+
+from webapp.cli import cli
+
+cli()
