@@ -1,0 +1,82 @@
+"""The page as a visitor uses it: status, backend choice, inputs, outputs."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webapp.browser import launch
+from webapp.serve import running_server
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "output"
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = launch(playwright, chromium)
+        yield instance
+        instance.close()
+
+
+def open_site(browser: Any, url: str, width: int = 1280) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("#status[data-state=ready]", timeout=60000)
+    return page
+
+
+def test_image_model_page_answers_a_drawing(browser: Any, sites: dict[str, Path]) -> None:
+    with running_server(sites["tfjs"]) as url:
+        page = open_site(browser, url)
+        assert "Ready on wasm" in page.text_content("#status")
+        assert page.evaluate("crossOriginIsolated") is True
+        assert page.is_visible("canvas.draw")  # a small grey model gets a drawing area
+        page.click("#run-sample")
+        page.wait_for_selector("#output .topk li")
+        assert page.locator("#output .topk li").count() == 5
+        box = page.locator("canvas.draw").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=8)
+        page.mouse.up()
+        page.wait_for_function("document.querySelector('#timing').textContent.includes('ms')")
+        fed = page.evaluate("""() => {
+            const c = document.querySelector('canvas.fed');
+            return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)
+                .filter((_, i) => i % 4 === 0);
+        }""")
+        assert max(fed) > 100 and min(fed) == 0  # the stroke reached the model's input
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "page-image-1280.png", full_page=True)
+        page.set_viewport_size({"width": 360, "height": 800})
+        page.screenshot(path=SCREENSHOTS / "page-image-360.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        page.close()
+
+
+def test_generic_model_page_takes_a_tensor(browser: Any, sites: dict[str, Path]) -> None:
+    with running_server(sites["onnx"]) as url:
+        page = open_site(browser, url)
+        area = page.locator("#input-widget textarea")
+        assert area.count() == 1
+        page.fill("#input-widget textarea", "[" + ",".join(["0.5"] * 64) + "]")
+        page.click("#input-widget button.primary")
+        page.wait_for_selector("#output .topk li")
+        page.fill("#input-widget textarea", "[1, 2, 3]")
+        page.click("#input-widget button.primary")
+        assert "expected 64 values" in page.text_content("#input-widget [role=alert]")
+        page.close()
+
+
+def test_unknown_backend_in_the_url_is_explained(browser: Any, sites: dict[str, Path]) -> None:
+    with running_server(sites["onnx"]) as url:
+        page = browser.new_page()
+        page.goto(url + "?backend=webgpu")
+        page.wait_for_selector("#status[data-state=error]", timeout=30000)
+        assert "backend webgpu is not in this site: choose one of auto, wasm" in page.text_content(
+            "#status")
+        page.close()

@@ -1,0 +1,113 @@
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converter.files import sha256_file
+from webapp.verify import VerifyOptions, format_report, verify_site
+
+BACKENDS = {"onnx": ("auto", "wasm"), "tfjs": ("auto", "wasm", "webgl", "cpu")}
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "tfjs"])
+def test_verify_passes_on_every_shipped_backend(sites: dict[str, Path], chromium: Path,
+                                                runtime: str) -> None:
+    report = verify_site(sites[runtime], VerifyOptions(BACKENDS[runtime], chromium, 60, 3))
+    text = format_report(report)
+    assert report.ok, text
+    for result in report.results:
+        assert result.status == "pass", text
+        assert result.max_abs is not None and result.max_abs <= 1e-4
+        assert result.inference_ms is not None and result.load_ms is not None
+    assert report.results[0].backend == "wasm"  # what `auto` picks first
+    assert report.requests and not report.off_origin and not report.csp_violations
+    assert any(r.url.endswith("webml.json") for r in report.requests)
+    assert "verify: passed" in text
+
+
+def copy_site(site: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "site"
+    shutil.copytree(site, target)
+    return target
+
+
+def test_tampered_model_file_fails(sites: dict[str, Path], chromium: Path,
+                                   tmp_path: Path) -> None:
+    site = copy_site(sites["onnx"], tmp_path)
+    model = site / "model" / "model.onnx"
+    data = bytearray(model.read_bytes())
+    data[-40] ^= 0xFF
+    model.write_bytes(bytes(data))
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 60, 1))
+    assert not report.ok
+    (result,) = report.results
+    assert result.status == "error"
+    assert "failed its integrity check" in result.detail
+
+
+def test_wrong_numbers_fail_even_with_a_matching_hash(sites: dict[str, Path], chromium: Path,
+                                                      tmp_path: Path) -> None:
+    # Change the weights and write the new sha256 into the manifest, so only the
+    # outputs can tell: the page's golden check and verify must both catch it.
+    site = copy_site(sites["tfjs"], tmp_path)
+    weights = site / "model" / "group1-shard1of1.bin"
+    data = bytearray(weights.read_bytes())
+    graph = json.loads((site / "model" / "model.json").read_text())
+    offset = 0
+    for spec in graph["weightsManifest"][0]["weights"]:
+        size = 4 * int(np.prod(spec["shape"]))
+        if spec["dtype"] == "float32":  # scale the float weights, leave int shapes alone
+            values = np.frombuffer(data[offset:offset + size], dtype="<f4") * 1.5
+            data[offset:offset + size] = values.astype("<f4").tobytes()
+        offset += size
+    weights.write_bytes(bytes(data))
+    manifest = json.loads((site / "webml.json").read_text())
+    for file in manifest["files"]:
+        if file["path"] == "model/group1-shard1of1.bin":
+            file["sha256"] = sha256_file(weights)
+    (site / "webml.json").write_text(json.dumps(manifest))
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 60, 1))
+    (result,) = report.results
+    assert result.status != "pass"
+    assert "wrong results on wasm" in result.detail
+
+
+def test_a_request_to_another_origin_fails(sites: dict[str, Path], chromium: Path,
+                                           tmp_path: Path) -> None:
+    site = copy_site(sites["onnx"], tmp_path)
+    index = site / "index.html"
+    # A test-only page that tries to load a picture from elsewhere (.invalid never resolves).
+    index.write_text(index.read_text().replace(
+        "</body>", '<img src="http://webml-test.invalid/pixel.png" alt=""></body>'))
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 60, 1))
+    assert report.results[0].status == "pass"  # the model itself is fine
+    assert not report.ok
+    assert report.csp_violations or report.off_origin
+    assert "webml-test.invalid" in format_report(report)
+
+
+def test_cli_verify_exit_codes(sites: dict[str, Path], chromium: Path, tmp_path: Path) -> None:
+    good = subprocess.run([sys.executable, "-m", "webapp", "verify", str(sites["onnx"]),
+                           "--browser", str(chromium), "--repeats", "2",
+                           "--json", str(tmp_path / "report.json")],
+                          capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "verify: passed" in good.stdout
+    assert json.loads((tmp_path / "report.json").read_text())["ok"] is True
+    broken = copy_site(sites["onnx"], tmp_path)
+    (broken / "model" / "model.onnx").write_bytes(b"not the model")
+    bad = subprocess.run([sys.executable, "-m", "webapp", "verify", str(broken),
+                          "--browser", str(chromium), "--timeout", "30"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "verify: FAILED" in bad.stdout
+
+
+def test_report_is_a_plain_dataclass(sites: dict[str, Path], chromium: Path) -> None:
+    report = verify_site(sites["onnx"], VerifyOptions(("auto",), chromium, 60, 1))
+    assert dataclasses.asdict(report)["results"][0]["status"] == "pass"
