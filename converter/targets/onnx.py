@@ -59,7 +59,7 @@ def _from_tensorflow(loaded: LoadedModel) -> Any:
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0 or not target.is_file():
             raise ConversionError(f"tf2onnx could not convert the model: {_error_line(done)}",
-                                  "try --to tfjs, or check the operators with `webml inspect`")
+                                  "try --to tfjs, which supports other operators")
         model = onnx.load(str(target))
     # tf2onnx writes "converted from <temporary folder>": a local path has no place
     # in a published model, and it changes on every run.
@@ -68,9 +68,11 @@ def _from_tensorflow(loaded: LoadedModel) -> Any:
     return model
 
 
-# tf2onnx numbers the names it invents ("const_axes__15") from a counter whose
-# order varies between runs; renumbering them in graph order makes the bytes stable.
-_GENERATED = re.compile(r"^(.*?)__\d+(:\d+)?$")
+# tf2onnx invents names ("const_axes__15") from a counter whose order varies
+# between runs, and when it merges equal constants the survivor's name and
+# place vary too. Renaming invented names in graph order and sorting the
+# initializers makes the same model convert to the same bytes.
+_GENERATED = re.compile(r"__\d+(:\d+)?$")
 
 
 def _renumber_generated_names(model: Any) -> None:
@@ -82,9 +84,8 @@ def _renumber_generated_names(model: Any) -> None:
         if name in kept or not name:
             return name
         if name not in renamed:
-            match = _GENERATED.match(name)
-            renamed[name] = (f"{match.group(1)}__w{len(renamed)}{match.group(2) or ''}"
-                             if match else name)
+            match = _GENERATED.search(name)
+            renamed[name] = f"webml__{len(renamed)}{match.group(1) or ''}" if match else name
         return renamed[name]
 
     for node in graph.node:
@@ -94,6 +95,12 @@ def _renumber_generated_names(model: Any) -> None:
         init.name = rename(init.name)
     for value in graph.value_info:
         value.name = rename(value.name)
+    ordered = sorted(graph.initializer, key=lambda init: init.name)
+    copies = [type(init)() for init in ordered]
+    for copy, init in zip(copies, ordered, strict=True):
+        copy.CopyFrom(init)
+    del graph.initializer[:]
+    graph.initializer.extend(copies)
 
 
 def _error_line(done: subprocess.CompletedProcess[str]) -> str:
