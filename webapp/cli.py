@@ -104,6 +104,10 @@ def _make_convert_options(target: str | None, batch: int | None, labels: Path | 
     return ConvertOptions(**{k: v for k, v in given.items() if v is not None})
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="webml")
 def cli() -> None:
@@ -144,7 +148,7 @@ def build(source: Path, output: Path, backends: str | None, **flags: Any) -> Non
     from webapp.build import BuildOptions, build_site
 
     options = BuildOptions(
-        backends=tuple(b.strip() for b in backends.split(",")) if backends else None,
+        backends=_names(backends) if backends else None,
         convert=_make_convert_options(**flags))
     site = build_site(source, output, options, progress=_progress())
     click.echo(f"built {site.out_dir} ({site.file_count} files, "
@@ -174,8 +178,14 @@ def serve(site: Path, host: str, port: int) -> None:
 @cli.command()
 @click.argument("site", type=click.Path(path_type=Path))
 @click.option("--backends", default="auto", show_default=True,
-              help="Comma-separated backends to check, `auto` (what a visitor gets) or `all` "
-                   "(every backend the site ships).")
+              help="Comma-separated backends to check (auto, webgpu, webgl, wasm, cpu): `auto` "
+                   "is what a visitor gets; `all` is webgpu, webgl, wasm and any other the site "
+                   "ships. One the site or browser lacks is reported unavailable.")
+@click.option("--require", default="",
+              help="Comma-separated backends that must be available (else the run fails).")
+@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Generated inputs to check besides the golden one, against the site's model "
+                   "run natively now (onnxruntime or TensorFlow).")
 @click.option("--browser", type=click.Path(path_type=Path), default=None,
               help="Chromium or Chrome binary to use (default: a system Chromium).")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
@@ -187,17 +197,23 @@ def serve(site: Path, host: str, port: int) -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
-def verify(site: Path, backends: str, browser: Path | None, timeout: float, repeats: int,
-           atol: float | None, rtol: float | None, json_path: Path | None) -> None:
-    """Run SITE in headless Chromium and check it against the native outputs."""
+def verify(site: Path, backends: str, require: str, samples: int, browser: Path | None,
+           timeout: float, repeats: int, atol: float | None, rtol: float | None,
+           json_path: Path | None) -> None:
+    """Run SITE in headless Chromium and check it against native outputs and for leaks."""
     from converter.manifest import read_manifest
     from webapp.verify import VerifyOptions, format_report, verify_site
 
-    chosen = tuple(b.strip() for b in backends.split(",") if b.strip())
+    chosen = _names(backends)
+    required = _names(require)
     if chosen == ("all",):
         vendor = read_manifest(site).vendor
-        chosen = vendor.backends if vendor else ("auto",)
-    report = verify_site(site, VerifyOptions(chosen, browser, timeout, repeats, atol, rtol))
+        shipped = vendor.backends if vendor else ()
+        chosen = ("webgpu", "webgl", "wasm", *(b for b in shipped
+                                               if b not in ("webgpu", "webgl", "wasm")))
+    chosen = (*chosen, *(b for b in required if b not in chosen))
+    report = verify_site(site, VerifyOptions(chosen, browser, timeout, repeats, samples, atol,
+                                             rtol, required))
     click.echo(format_report(report))
     if json_path is not None:
         data = asdict(report)

@@ -1,6 +1,7 @@
 // Choosing a backend: try each candidate in order, reject one that fails to
 // load, hangs, or computes the golden input wrongly, and say why.
 
+import { unavailableReason } from './env.js';
 import { compare, decodeArray } from './tensors.js';
 
 const DEFAULT_TIMEOUT_MS = 120000;
@@ -30,28 +31,43 @@ export function golden(manifest) {
   return { inputs: decode(manifest.golden.inputs), outputs: decode(manifest.golden.outputs) };
 }
 
+/** An error saying no candidate could run; `unavailable` when none was even possible here. */
+export class NoBackendError extends Error {
+  constructor(skipped) {
+    super(`no backend could run this model (${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})`);
+    this.skipped = skipped;
+    this.unavailable = skipped.every((s) => s.unavailable);
+  }
+}
+
 /**
  * Start the first candidate backend that loads and reproduces the golden output.
- * @returns {Promise<{session, check, loadMs, skipped: {backend: string, reason: string}[]}>}
+ * @returns {Promise<{session, check, loadMs, firstRunMs, skipped: {backend: string, reason: string, unavailable: boolean}[]}>}
  */
 export async function start({ adapter, manifest, backends, context, timeoutMs = DEFAULT_TIMEOUT_MS, onTry = () => {} }) {
   const skipped = [];
   const { inputs, outputs } = golden(manifest);
   for (const backend of backends) {
     onTry(backend);
+    const missing = await unavailableReason(backend);
+    if (missing) {
+      skipped.push({ backend, reason: missing, unavailable: true });
+      continue;
+    }
     const began = performance.now();
     let session;
     try {
       session = await withTimeout(adapter.load({ ...context, manifest, backend }), timeoutMs, `loading on ${backend}`);
+      const loadMs = performance.now() - began;
       const result = await withTimeout(session.run(inputs), timeoutMs, `the first run on ${backend}`);
+      const firstRunMs = performance.now() - began - loadMs;
       const check = compare(outputs, result, manifest.golden.atol, manifest.golden.rtol);
       if (!check.ok) throw new Error(`wrong results on ${backend} (${check.failures.join('; ')}; max abs error ${check.maxAbs.toExponential(2)})`);
-      return { session, check, loadMs: performance.now() - began, skipped };
+      return { session, check, loadMs, firstRunMs, skipped };
     } catch (error) {
-      skipped.push({ backend, reason: error.message });
+      skipped.push({ backend, reason: error.message, unavailable: false });
       try { await session?.dispose(); } catch { /* a broken backend may not dispose cleanly */ }
     }
   }
-  const reasons = skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ');
-  throw new Error(`no backend could run this model (${reasons})`);
+  throw new NoBackendError(skipped);
 }

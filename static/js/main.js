@@ -6,12 +6,12 @@ import { candidates, golden, start } from './backends.js';
 import { fetchVerified, loadManifest } from './manifest.js';
 import { render } from './outputs.js';
 import { adapterFor } from './runtimes/index.js';
-import { toNumbers } from './tensors.js';
+import { decodeArray, toNumbers } from './tensors.js';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 
-const api = { state: { status: 'loading' }, manifest: null, session: null, ready: null, run, runGolden };
+const api = { state: { status: 'loading' }, manifest: null, session: null, ready: null, run, runGolden, runEncoded, bench };
 window.webml = api;
 
 function setStatus(state, text) {
@@ -28,6 +28,8 @@ async function run(feeds) {
   return { outputs, ms: performance.now() - began };
 }
 
+const plain = (outputs) => Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toNumbers(t) }]));
+
 /** Run the golden input `repeats` times; outputs as plain numbers, for `webml verify`. */
 async function runGolden(repeats = 1) {
   const { inputs } = golden(api.manifest);
@@ -38,8 +40,23 @@ async function runGolden(repeats = 1) {
     timesMs.push(result.ms);
     outputs = result.outputs;
   }
-  const plain = Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toNumbers(t) }]));
-  return { outputs: plain, timesMs };
+  return { outputs: plain(outputs), timesMs };
+}
+
+/** Run inputs given as the manifest encodes arrays ({dtype, shape, base64}), for `webml verify`. */
+async function runEncoded(encoded) {
+  const feeds = Object.fromEntries(Object.entries(encoded).map(([k, v]) => [k, decodeArray(v)]));
+  const { outputs, ms } = await run(feeds);
+  return { outputs: plain(outputs), ms };
+}
+
+/** Time the golden input: `warmup` untimed runs, then `runs` timed ones, for `webml bench`. */
+async function bench({ warmup = 3, runs = 20 } = {}) {
+  const { inputs } = golden(api.manifest);
+  for (let i = 0; i < warmup; i++) await run(inputs);
+  const timesMs = [];
+  for (let i = 0; i < runs; i++) timesMs.push((await run(inputs)).ms);
+  return { timesMs };
 }
 
 async function show(feeds) {
@@ -99,10 +116,13 @@ async function boot() {
   widget.mount($('input-widget'), manifest, show);
   $('run-sample').addEventListener('click', () => show(golden(manifest).inputs));
   $('input-panel').hidden = false;
+  // From here on the page must make no request at all: `webml verify` checks.
+  api.state.readyAt = performance.now();
   return {
     backend: result.session.backend,
     threads: result.session.threads,
     loadMs: result.loadMs,
+    firstRunMs: result.firstRunMs,
     goldenMaxAbs: result.check.maxAbs,
     skipped: result.skipped,
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
@@ -110,6 +130,7 @@ async function boot() {
 }
 
 api.ready = boot().catch((error) => {
+  api.state.unavailable = error.unavailable === true;
   setStatus('error', `Error: ${error.message}`);
   $('progress').hidden = true;
   throw error;

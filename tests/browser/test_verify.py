@@ -17,14 +17,18 @@ BACKENDS = {"onnx": ("auto", "wasm"), "tfjs": ("auto", "wasm", "webgl", "cpu")}
 @pytest.mark.parametrize("runtime", ["onnx", "tfjs"])
 def test_verify_passes_on_every_shipped_backend(sites: dict[str, Path], chromium: Path,
                                                 runtime: str) -> None:
-    report = verify_site(sites[runtime], VerifyOptions(BACKENDS[runtime], chromium, 60, 3))
+    report = verify_site(sites[runtime], VerifyOptions(BACKENDS[runtime], chromium, 60, 3,
+                                                       samples=3))
     text = format_report(report)
     assert report.ok, text
     for result in report.results:
         assert result.status == "pass", text
         assert result.max_abs is not None and result.max_abs <= 1e-4
         assert result.inference_ms is not None and result.load_ms is not None
+        assert result.checked == 4  # the golden input and three samples run natively now
+        assert result.top1 == (4, 4)  # both tiny models end in a softmax
     assert report.results[0].backend == "wasm"  # what `auto` picks first
+    assert report.notes[0].startswith("3 samples checked against")
     assert report.requests and not report.off_origin and not report.csp_violations
     assert any(r.url.endswith("webml.json") for r in report.requests)
     assert "verify: passed" in text
@@ -111,3 +115,43 @@ def test_cli_verify_exit_codes(sites: dict[str, Path], chromium: Path, tmp_path:
 def test_report_is_a_plain_dataclass(sites: dict[str, Path], chromium: Path) -> None:
     report = verify_site(sites["onnx"], VerifyOptions(("auto",), chromium, 60, 1))
     assert dataclasses.asdict(report)["results"][0]["status"] == "pass"
+
+
+def add_module(site: Path, name: str, code: str) -> None:
+    """Make a test-only page: one more module script in index.html."""
+    (site / "js" / name).write_text(code)
+    index = site / "index.html"
+    index.write_text(index.read_text().replace(
+        "</head>", f'<script type="module" src="js/{name}"></script></head>'))
+
+
+def test_a_request_after_the_model_loaded_fails(sites: dict[str, Path], chromium: Path,
+                                                tmp_path: Path) -> None:
+    site = copy_site(sites["onnx"], tmp_path)
+    add_module(site, "leak.js", "window.webml.ready.then(() => setTimeout(() => "
+                                "fetch('webml.json?input=secret'), 0));")
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 60, 3))
+    assert not report.ok
+    assert [r.url.split("?")[1] for r in report.after_load] == ["input=secret"]
+    assert "after load: GET" in format_report(report)
+
+
+def test_a_hanging_backend_is_stopped_by_the_timeout(sites: dict[str, Path], chromium: Path,
+                                                     tmp_path: Path) -> None:
+    site = copy_site(sites["onnx"], tmp_path)
+    (site / "js" / "runtimes" / "ort.js").write_text(
+        "export function load() { return new Promise(() => {}); }\n")
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, timeout_s=3, repeats=1))
+    (result,) = report.results
+    assert result.status == "error"
+    assert "loading on wasm timed out after 3 s" in result.detail
+
+
+def test_unavailable_backends_pass_unless_required(sites: dict[str, Path], chromium: Path) -> None:
+    report = verify_site(sites["onnx"], VerifyOptions(("webgpu", "wasm"), chromium, 60, 1))
+    assert [r.status for r in report.results] == ["unavailable", "pass"]
+    assert "not in this site" in report.results[0].detail
+    assert report.ok
+    required = verify_site(sites["onnx"], VerifyOptions(("webgpu", "wasm"), chromium, 60, 1,
+                                                        require=("webgpu",)))
+    assert not required.ok
