@@ -70,3 +70,24 @@ def launch(playwright: Any, browser: Path | None = None,
         first = str(exc).strip().splitlines()[0][:300]
         raise BrowserError(f"cannot start Chromium: {first}",
                            "check that the browser runs, or pass another with --browser") from exc
+
+
+def page_url(base_url: str, backend: str, timeout_s: float) -> str:
+    """The URL that opens a site on ``backend`` ("auto": the page's own choice)."""
+    query = f"?timeout={timeout_s * 1000:.0f}"
+    return base_url + query + ("" if backend == "auto" else f"&backend={backend}")
+
+
+def wait_until_ready(page: Any, url: str, timeout_s: float, tries: int = 1) -> dict[str, Any]:
+    """Open a site's page and wait for its model; return what ``window.webml.ready`` says.
+
+    The page gives each backend it tries ``timeout_s`` to load and as long to run
+    the golden input, so the wait allows that for each of ``tries`` backends.
+    Raises Playwright's error when the page fails or hangs.
+    """
+    timeout_ms = timeout_s * 1000
+    page.goto(url, wait_until="load", timeout=timeout_ms)
+    page.wait_for_function("() => Boolean(window.webml && window.webml.ready)",
+                           timeout=timeout_ms)
+    page.set_default_timeout(2 * tries * timeout_ms + 10000)
+    return dict(page.evaluate("() => window.webml.ready"))

@@ -222,3 +222,35 @@ def verify(site: Path, backends: str, require: str, samples: int, browser: Path 
         json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if not report.ok:
         sys.exit(EXIT_VERIFY_FAILED)
+
+
+@cli.command(name="bench")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--backends", default="wasm", show_default=True,
+              help="Comma-separated browser backends to time (auto, wasm, webgl, webgpu, cpu).")
+@click.option("--runtimes", default=None,
+              help="For a model file: which sites to build and time, e.g. tfjs,onnx "
+                   "(default: both for Keras, onnx for ONNX).")
+@click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Timed runs after warm-up, per configuration.")
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Untimed runs before timing.")
+@click.option("--browser", type=click.Path(path_type=Path), default=None,
+              help="Chromium or Chrome binary to use (default: a system Chromium).")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds a backend may take to load, and again to run.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the report as JSON to this file.")
+@_errors_as_one_line
+def bench_command(source: Path, backends: str, runtimes: str | None, runs: int, warmup: int,
+                  browser: Path | None, timeout: float, json_path: Path | None) -> None:
+    """Time SOURCE (a built site or a model file) natively and in each browser backend."""
+    from webapp.bench import BenchOptions, bench, format_bench
+
+    options = BenchOptions(backends=_names(backends),
+                           runtimes=_names(runtimes) if runtimes else None, runs=runs,
+                           warmup=warmup, browser=browser, timeout_s=timeout)
+    report = bench(source, options, progress=_progress())
+    click.echo(format_bench(report))
+    if json_path is not None:
+        json_path.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")

@@ -27,7 +27,7 @@ from converter.errors import BrowserError, WebmlError
 from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import golden_inputs
-from webapp.browser import launch
+from webapp.browser import launch, page_url, wait_until_ready
 from webapp.serve import running_server
 
 SAMPLE_SEED = 1000  # samples use seeds 1000, 1001, ...; the golden input uses 0
@@ -213,14 +213,11 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
     page = context.new_page()
     recorder = _Recorder(_origin(url) or "")
     recorder.attach(context, page)
-    # The page gives each backend `timeout` ms to load and as long to run, then
-    # moves on; wait for all of that before calling the page itself hung.
-    timeout_ms = options.timeout_s * 1000
     tries = len(shipped) if backend == "auto" else 1
-    query = f"?timeout={timeout_ms:.0f}" + ("" if backend == "auto" else f"&backend={backend}")
     try:
-        result = _run_page(page, url + query, timeout_ms, tries, backend, manifest, samples,
-                           options, recorder)
+        ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),
+                                 options.timeout_s, tries)
+        result = _run_page(page, ready, backend, manifest, samples, options, recorder)
     except Exception as exc:  # Playwright's Error and TimeoutError
         unavailable = _evaluate_quietly(page, "() => window.webml?.state?.unavailable === true")
         result = BackendResult(backend, None, "unavailable" if unavailable else "error",
@@ -232,15 +229,9 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
     return result
 
 
-def _run_page(page: Any, url: str, timeout_ms: float, tries: int, backend: str,
-              manifest: Manifest, samples: list[tuple[dict[str, np.ndarray],
-                                                      dict[str, np.ndarray]]],
+def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest,
+              samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
               options: VerifyOptions, recorder: _Recorder) -> BackendResult:
-    page.goto(url, wait_until="load", timeout=timeout_ms)
-    page.wait_for_function("() => Boolean(window.webml && window.webml.ready)",
-                           timeout=timeout_ms)
-    page.set_default_timeout(2 * tries * timeout_ms + 10000)
-    ready = page.evaluate("() => window.webml.ready")
     run = page.evaluate("(n) => window.webml.runGolden(n)", options.repeats)
     atol = options.atol if options.atol is not None else manifest.golden.atol
     rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
