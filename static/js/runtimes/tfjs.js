@@ -59,6 +59,7 @@ export async function load({ manifest, backend, model, baseUrl }) {
     modelInitializer: json.modelInitializer,
   }));
   const outputNames = manifest.outputs.map((o) => o.name);
+  let needsAsync = false;
   return {
     backend,
     threads: 1,
@@ -69,7 +70,19 @@ export async function load({ manifest, backend, model, baseUrl }) {
         const data = t.dtype === 'int64' ? Int32Array.from(t.data, Number) : t.data;
         inputs[name] = tf.tensor(data, t.shape, t.dtype === 'int64' ? 'int32' : t.dtype);
       }
-      let results = await graph.executeAsync(inputs, outputNames);
+      let results;
+      if (needsAsync) {
+        results = await graph.executeAsync(inputs, outputNames);
+      } else {
+        try {
+          // The synchronous executor is faster; graphs with control flow need the async one.
+          results = graph.execute(inputs, outputNames);
+        } catch (error) {
+          if (!/executeAsync|dynamic op/.test(error.message)) throw error;
+          needsAsync = true;
+          results = await graph.executeAsync(inputs, outputNames);
+        }
+      }
       if (!Array.isArray(results)) results = [results];
       const outputs = {};
       for (let i = 0; i < outputNames.length; i++) {
