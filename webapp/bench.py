@@ -144,7 +144,7 @@ def _browser_rows(manifest: Manifest, site: Path, options: BenchOptions,
     rows = []
     shipped = manifest.vendor.backends if manifest.vendor else ()
     with running_server(site) as url, sync_playwright() as playwright:
-        browser = launch(playwright, options.browser, options.backends)
+        browser = launch(playwright, options.browser)
         try:
             for backend in options.backends:
                 name = f"{manifest.runtime} {backend} (browser)"

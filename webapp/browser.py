@@ -23,11 +23,11 @@ QUIET_ARGS = (
     "--disable-quic",
 )
 
-# Flags each backend needs in headless Chromium (WebGL 2 works without any).
-BACKEND_ARGS: dict[str, tuple[str, ...]] = {
-    "webgpu": ("--enable-unsafe-webgpu", "--enable-features=Vulkan",
-               "--use-webgpu-adapter=swiftshader"),
-}
+# Headless Chromium exposes WebGPU only with these (a software SwiftShader adapter
+# where there is no GPU; the page's `auto` passes such an adapter over, so they
+# change nothing a visitor would get). WebGL 2 needs no flag.
+WEBGPU_ARGS = ("--enable-unsafe-webgpu", "--enable-features=Vulkan",
+               "--use-webgpu-adapter=swiftshader")
 
 SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -51,12 +51,9 @@ def find_browser(explicit: Path | None = None) -> Path | None:
     return None
 
 
-def launch(playwright: Any, browser: Path | None = None,
-           backends: tuple[str, ...] = ()) -> Any:
-    """Start headless Chromium with the flags the given backends need."""
-    args = list(QUIET_ARGS)
-    for backend in backends:
-        args.extend(a for a in BACKEND_ARGS.get(backend, ()) if a not in args)
+def launch(playwright: Any, browser: Path | None = None) -> Any:
+    """Start headless Chromium, quiet and with WebGPU enabled."""
+    args = [*QUIET_ARGS, *WEBGPU_ARGS]
     executable = find_browser(browser)
     if executable is None and not Path(playwright.chromium.executable_path).is_file():
         raise BrowserError("no Chromium found",

@@ -72,9 +72,25 @@ RUNTIMES: dict[str, Runtime] = {
                        "e13f7f94fc51b4ca72b12faeb1ee95f4ace6dfbc8939bc718aabdc0a27c4299b"),
             VendorFile(_ORT, "dist/ort-wasm-simd-threaded.wasm",
                        "3398c10d07d229bd91b364548e130e0e51a8e5704b88c7c083ebbeb78842dee2"),
+            # WebGPU through the native execution provider (not JSEP, which returned
+            # wrong float16 numbers silently and builds code with `new Function`),
+            # in the asyncify build: the JSPI one is smaller but Chromium-only.
+            VendorFile(_ORT, "dist/ort.webgpu.min.mjs",
+                       "3dffff71811bc13a3a3d9591c57ca5ee5735b8f5f3eaf789510b02bb040ae3a0"),
+            VendorFile(_ORT, "dist/ort-wasm-simd-threaded.asyncify.mjs",
+                       "3d1c85995364bb643302fc6fd877a0c3ba5ae72401815e0f24828a53d9191e28"),
+            VendorFile(_ORT, "dist/ort-wasm-simd-threaded.asyncify.wasm",
+                       "39f9f0894d478800487ed9f7dbe92618498db320cf55c8e3d89adff8dce658da"),
+            VendorFile(_ORT, "dist/ort.webgl.min.mjs",
+                       "bf9d3bf9589b7caecd4f3ed3fccd7cdb15210c908e8f51f62fba9fdf0a532af9"),
         ),
-        backends={"wasm": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs",
-                           "ort-wasm-simd-threaded.wasm")},
+        backends={
+            "webgpu": ("ort.webgpu.min.mjs", "ort-wasm-simd-threaded.asyncify.mjs",
+                       "ort-wasm-simd-threaded.asyncify.wasm"),
+            "webgl": ("ort.webgl.min.mjs",),
+            "wasm": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs",
+                     "ort-wasm-simd-threaded.wasm"),
+        },
     ),
     "tfjs": Runtime(
         name="tfjs", package="tfjs", version=TFJS_VERSION,
@@ -94,12 +110,15 @@ RUNTIMES: dict[str, Runtime] = {
                        "77ebb28a6d34f371dbbf2086b7f2de8994acd8ea5a3cf1fa24d2c26c840cac7b"),
             VendorFile(_TF + "backend-wasm", "dist/tfjs-backend-wasm-threaded-simd.wasm",
                        "c052228d4bef185c27bbe59a9e029570c78bbb9f08b3cb46b597851650373de2"),
+            VendorFile(_TF + "backend-webgpu", "dist/tf-backend-webgpu.min.js",
+                       "c02ae6ef5e7fff6dc9cec8b14b45e36e8894614f3ef006973e98f7568b590f3f"),
             VendorFile(_TF + "backend-webgl", "dist/tf-backend-webgl.min.js",
                        "b41fcbb4aee7721af0cc77ecfede60b44ad4ed6d5782a8392b84f774f4359a45"),
             VendorFile(_TF + "backend-cpu", "dist/tf-backend-cpu.min.js",
                        "4f232e90455e04cc5f69a691295d07a881a4ad93d7f229598459b9b533259d83"),
         ),
         backends={
+            "webgpu": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-webgpu.min.js"),
             "wasm": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-wasm.min.js",
                      "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
                      "tfjs-backend-wasm-threaded-simd.wasm"),
@@ -110,10 +129,11 @@ RUNTIMES: dict[str, Runtime] = {
 }
 
 # The backends a site ships when the user names none, in the order the page's
-# `auto` tries them. WebAssembly first: it runs everywhere, and WebGL on a
-# software rasterizer (SwiftShader, as on CI machines) was 17x slower; a GPU
-# backend stays one ?backend= away.
-DEFAULT_BACKENDS = {"onnx": ("wasm",), "tfjs": ("wasm", "webgl", "cpu")}
+# `auto` tries them: GPU first. The page skips a GPU backend in `auto` when the
+# adapter is a software rasterizer (SwiftShader: WebGL was 17x and WebGPU 100x
+# slower than WebAssembly here); `?backend=` still picks it. The page downloads
+# only the files of the backend it starts.
+DEFAULT_BACKENDS = {"onnx": ("webgpu", "webgl", "wasm"), "tfjs": ("webgpu", "webgl", "wasm", "cpu")}
 
 
 def node_modules() -> Path:

@@ -170,7 +170,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
     violations: list[str] = []
     results = []
     with running_server(site) as url, sync_playwright() as playwright:
-        browser = launch(playwright, options.browser, options.backends)
+        browser = launch(playwright, options.browser)
         try:
             for backend in options.backends:
                 results.append(_check_backend(browser, url, backend, manifest, samples, options,

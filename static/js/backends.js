@@ -44,12 +44,12 @@ export class NoBackendError extends Error {
  * Start the first candidate backend that loads and reproduces the golden output.
  * @returns {Promise<{session, check, loadMs, firstRunMs, skipped: {backend: string, reason: string, unavailable: boolean}[]}>}
  */
-export async function start({ adapter, manifest, backends, context, timeoutMs = DEFAULT_TIMEOUT_MS, onTry = () => {} }) {
+export async function start({ adapter, manifest, backends, context, auto = false, allowSoftware = false, timeoutMs = DEFAULT_TIMEOUT_MS, onTry = () => {} }) {
   const skipped = [];
   const { inputs, outputs } = golden(manifest);
   for (const backend of backends) {
     onTry(backend);
-    const missing = await unavailableReason(backend);
+    const missing = await unavailableReason(backend, manifest, { auto, allowSoftware });
     if (missing) {
       skipped.push({ backend, reason: missing, unavailable: true });
       continue;

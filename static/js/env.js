@@ -1,24 +1,42 @@
 // What this browser can do, asked once per backend before trying it.
 
+const SOFTWARE_RENDERERS = /swiftshader|llvmpipe|software|basic render/i;
+
+async function webgpuReason(manifest, { auto, allowSoftware }) {
+  if (!globalThis.navigator?.gpu) return 'this browser has no WebGPU';
+  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+  if (!adapter) return 'WebGPU has no adapter here';
+  // A float16 model needs shader-f16: without it pipelines are invalid and runs
+  // hang or return wrong numbers silently.
+  if (manifest.quantization === 'float16' && !adapter.features.has('shader-f16')) {
+    return 'the WebGPU adapter lacks shader-f16, which this float16 model needs';
+  }
+  const info = adapter.info || {};
+  const software = adapter.isFallbackAdapter || SOFTWARE_RENDERERS.test(`${info.architecture} ${info.description}`);
+  if (software && auto && !allowSoftware) return `the WebGPU adapter is software (${info.architecture || 'fallback'}), slower than WebAssembly`;
+  return null;
+}
+
+function webglReason({ auto, allowSoftware }) {
+  const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+  if (!gl) return 'this browser has no WebGL 2';
+  const debug = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : '';
+  if (SOFTWARE_RENDERERS.test(renderer) && auto && !allowSoftware) return `WebGL is software (${renderer.split('(')[0].trim() || renderer}), slower than WebAssembly`;
+  return null;
+}
+
 /**
- * Why `backend` cannot run in this browser, or null when it can.
- * @param {string} backend
+ * Why `backend` should not be tried here, or null when it should.
+ * `auto`: the page is choosing by itself, so software GPUs are passed over
+ * unless `allowSoftware` (?software=1).
  * @returns {Promise<string|null>}
  */
-export async function unavailableReason(backend) {
+export async function unavailableReason(backend, manifest, options) {
   switch (backend) {
-    case 'webgpu': {
-      if (!globalThis.navigator?.gpu) return 'this browser has no WebGPU';
-      const adapter = await navigator.gpu.requestAdapter().catch(() => null);
-      return adapter ? null : 'WebGPU has no adapter here';
-    }
-    case 'webgl': {
-      const canvas = new OffscreenCanvas(1, 1);
-      return canvas.getContext('webgl2') ? null : 'this browser has no WebGL 2';
-    }
-    case 'wasm':
-      return typeof WebAssembly === 'object' ? null : 'this browser has no WebAssembly';
-    default:
-      return null;
+    case 'webgpu': return webgpuReason(manifest, options);
+    case 'webgl': return webglReason(options);
+    case 'wasm': return typeof WebAssembly === 'object' ? null : 'this browser has no WebAssembly';
+    default: return null;
   }
 }

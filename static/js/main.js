@@ -99,9 +99,12 @@ async function boot() {
   const model = await fetchVerified(manifest.files, onProgress);
   const adapter = await adapterFor(manifest.runtime);
   const timeoutMs = Number(params.get('timeout')) || undefined;
+  const requested = params.get('backend') || 'auto';
   const result = await start({
     adapter, manifest, timeoutMs,
-    backends: candidates(manifest, params.get('backend')),
+    backends: candidates(manifest, requested),
+    auto: requested === 'auto',
+    allowSoftware: params.get('software') === '1',
     context: { model, fetchFiles: (files) => fetchVerified(files, onProgress), baseUrl: document.baseURI },
     onTry: (backend) => setStatus('loading', `Starting ${backend}…`),
   });

@@ -13,13 +13,11 @@ def test_bench_reports_native_and_browser_rows(sites: dict[str, Path], chromium:
     names = [r.name for r in report.rows]
     assert names == ["onnxruntime (1 thread)", "onnxruntime (all threads)",
                      "onnx wasm (browser)", "onnx webgl (browser)"]
-    ok = [r for r in report.rows if r.status == "ok"]
-    assert len(ok) == 3
-    for row in ok:
+    assert all(r.status == "ok" for r in report.rows), format_bench(report)
+    for row in report.rows:
         assert row.runs == 3 and row.median_ms is not None and row.p90_ms is not None
         assert row.first_ms is not None and row.load_ms is not None and row.ratio is not None
     assert report.reference in names[:2]
-    assert "not in this site" in report.rows[3].detail
     assert "x native" in format_bench(report)
 
 

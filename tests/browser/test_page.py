@@ -33,6 +33,10 @@ def test_image_model_page_answers_a_drawing(browser: Any, sites: dict[str, Path]
     with running_server(sites["tfjs"]) as url:
         page = open_site(browser, url)
         assert "Ready on wasm" in page.text_content("#status")
+        # Software GPU adapters (SwiftShader here) are passed over, and the page says so.
+        skipped = page.text_content("#backend-info")
+        assert "Skipped webgpu: the WebGPU adapter is software" in skipped
+        assert "Skipped webgl: WebGL is software" in skipped
         assert page.evaluate("crossOriginIsolated") is True
         assert page.is_visible("canvas.draw")  # a small grey model gets a drawing area
         page.click("#run-sample")
@@ -75,8 +79,37 @@ def test_generic_model_page_takes_a_tensor(browser: Any, sites: dict[str, Path])
 def test_unknown_backend_in_the_url_is_explained(browser: Any, sites: dict[str, Path]) -> None:
     with running_server(sites["onnx"]) as url:
         page = browser.new_page()
-        page.goto(url + "?backend=webgpu")
+        page.goto(url + "?backend=metal")
         page.wait_for_selector("#status[data-state=error]", timeout=30000)
-        assert "backend webgpu is not in this site: choose one of auto, wasm" in page.text_content(
-            "#status")
+        assert ("backend metal is not in this site: choose one of auto, webgpu, webgl, wasm"
+                in page.text_content("#status"))
+        page.close()
+
+
+@pytest.fixture()
+def gpu_site(tmp_path: Path, converted: dict[str, Path]) -> Path:
+    """An ONNX site with WebGL first and WebAssembly as the fallback."""
+    from webapp.build import BuildOptions, build_site
+
+    return build_site(converted["onnx"], tmp_path / "site",
+                      BuildOptions(backends=("webgl", "wasm"))).out_dir
+
+
+def test_auto_falls_back_when_a_backend_fails(browser: Any, gpu_site: Path) -> None:
+    (gpu_site / "vendor" / "onnxruntime-web-1.30.0" / "ort.webgl.min.mjs").unlink()
+    with running_server(gpu_site) as url:
+        page = open_site(browser, url + "?software=1")
+        assert "Ready on wasm" in page.text_content("#status")
+        assert "Skipped webgl: " in page.text_content("#backend-info")
+        page.close()
+
+
+def test_auto_falls_back_when_a_backend_hangs(browser: Any, gpu_site: Path) -> None:
+    module = gpu_site / "vendor" / "onnxruntime-web-1.30.0" / "ort.webgl.min.mjs"
+    module.write_text("await new Promise(() => {});\n")
+    with running_server(gpu_site) as url:
+        page = open_site(browser, url + "?software=1&timeout=2000")
+        assert "Ready on wasm" in page.text_content("#status")
+        assert "Skipped webgl: loading on webgl timed out after 2 s" in page.text_content(
+            "#backend-info")
         page.close()

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from converter.files import sha256_file
+from webapp.build import BuildOptions, build_site
 from webapp.verify import VerifyOptions, format_report, verify_site
 
-BACKENDS = {"onnx": ("auto", "wasm"), "tfjs": ("auto", "wasm", "webgl", "cpu")}
+# Every backend of each runtime; WebGL and WebGPU run on SwiftShader here.
+BACKENDS = {"onnx": ("auto", "webgpu", "webgl", "wasm"),
+            "tfjs": ("auto", "webgpu", "webgl", "wasm", "cpu")}
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "tfjs"])
@@ -27,7 +30,9 @@ def test_verify_passes_on_every_shipped_backend(sites: dict[str, Path], chromium
         assert result.inference_ms is not None and result.load_ms is not None
         assert result.checked == 4  # the golden input and three samples run natively now
         assert result.top1 == (4, 4)  # both tiny models end in a softmax
-    assert report.results[0].backend == "wasm"  # what `auto` picks first
+    # `auto` passes over the software GPU adapters and lands on WebAssembly.
+    assert report.results[0].backend == "wasm"
+    assert [r.backend for r in report.results[1:]] == list(BACKENDS[runtime][1:])
     assert report.notes[0].startswith("3 samples checked against")
     assert report.requests and not report.off_origin and not report.csp_violations
     assert any(r.url.endswith("webml.json") for r in report.requests)
@@ -147,11 +152,13 @@ def test_a_hanging_backend_is_stopped_by_the_timeout(sites: dict[str, Path], chr
     assert "loading on wasm timed out after 3 s" in result.detail
 
 
-def test_unavailable_backends_pass_unless_required(sites: dict[str, Path], chromium: Path) -> None:
-    report = verify_site(sites["onnx"], VerifyOptions(("webgpu", "wasm"), chromium, 60, 1))
+def test_unavailable_backends_pass_unless_required(converted: dict[str, Path], chromium: Path,
+                                                  tmp_path: Path) -> None:
+    site = build_site(converted["onnx"], tmp_path / "site", BuildOptions(backends=("wasm",)))
+    report = verify_site(site.out_dir, VerifyOptions(("webgpu", "wasm"), chromium, 60, 1))
     assert [r.status for r in report.results] == ["unavailable", "pass"]
     assert "not in this site" in report.results[0].detail
     assert report.ok
-    required = verify_site(sites["onnx"], VerifyOptions(("webgpu", "wasm"), chromium, 60, 1,
+    required = verify_site(site.out_dir, VerifyOptions(("webgpu", "wasm"), chromium, 60, 1,
                                                         require=("webgpu",)))
     assert not required.ok

@@ -19,10 +19,16 @@ def test_onnx_site_has_the_page_model_and_only_its_runtime(sites: dict[str, Path
                  "model/model.onnx", "webml.json", "_headers"):
         assert (site / path).is_file(), path
     vendor = sorted(p.name for p in (site / "vendor").rglob("*") if p.is_file())
-    assert vendor == ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
-                      "ort.wasm.min.mjs"]
+    assert vendor == ["ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm",
+                      "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
+                      "ort.wasm.min.mjs", "ort.webgl.min.mjs", "ort.webgpu.min.mjs"]
     manifest = read_manifest(site)
     assert manifest.vendor is not None and manifest.vendor.version == "1.30.0"
+    assert manifest.vendor.backends == ("webgpu", "webgl", "wasm")
+    # Each backend loads its own bundle: the plain wasm one never pulls WebGPU's 27 MB.
+    assert manifest.vendor.load["wasm"] == tuple(
+        f"vendor/onnxruntime-web-1.30.0/{name}" for name in
+        ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"))
     for file in (*manifest.files, *manifest.vendor.files):
         assert sha256_file(site / file.path) == file.sha256, file.path
         assert (site / file.path).stat().st_size == file.size
@@ -36,7 +42,8 @@ def test_tfjs_site_ships_tfjs_only(sites: dict[str, Path]) -> None:
     assert {"tf-core.min.js", "tf-converter.min.js", "tf-backend-wasm.min.js"} <= names
     assert not any(name.startswith("ort") for name in names)
     manifest = read_manifest(site)
-    assert manifest.vendor is not None and manifest.vendor.backends == ("wasm", "webgl", "cpu")
+    assert manifest.vendor is not None
+    assert manifest.vendor.backends == ("webgpu", "webgl", "wasm", "cpu")
     assert [f.path for f in manifest.files] == ["model/group1-shard1of1.bin", "model/model.json"]
 
 
@@ -44,6 +51,15 @@ def test_headers_file_sends_isolation_and_csp(sites: dict[str, Path]) -> None:
     text = (sites["onnx"] / "_headers").read_text()
     for name, value in SITE_HEADERS.items():
         assert f"  {name}: {value}\n" in text
+
+
+def test_only_the_chosen_backends_are_shipped(tmp_path: Path,
+                                              converted: dict[str, Path]) -> None:
+    site = build_site(converted["onnx"], tmp_path / "site", BuildOptions(backends=("wasm",)))
+    assert site.manifest.vendor is not None and site.manifest.vendor.backends == ("wasm",)
+    shipped = sorted(p.name for p in (tmp_path / "site" / "vendor").rglob("*") if p.is_file())
+    assert shipped == ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
+                       "ort.wasm.min.mjs"]
 
 
 def test_build_straight_from_a_model_file(tmp_path: Path, tiny_onnx: Path) -> None:
@@ -68,7 +84,8 @@ def test_cli_build_rejects_an_unknown_backend(tmp_path: Path,
     result = CliRunner().invoke(cli, ["build", str(converted["onnx"]), "-o",
                                       str(tmp_path / "site"), "--backends", "wasm,gpu"])
     assert result.exit_code == 2
-    assert "error: the onnx runtime has no backend gpu (choose from: wasm)" in result.stderr
+    assert ("error: the onnx runtime has no backend gpu (choose from: webgpu, webgl, wasm)"
+            in result.stderr)
     assert not (tmp_path / "site").exists()
 
 

@@ -4,7 +4,7 @@
 import { entryPath, integrity } from '../manifest.js';
 import { folderOf } from './index.js';
 
-const BACKENDS = ['wasm', 'webgl', 'webgpu', 'cpu'];
+const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 function loadScript(file, baseUrl) {
   const src = new URL(file.path, baseUrl).href;
