@@ -7,7 +7,9 @@ says where everything is and what each file's sha256 is.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
         say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
         vendor = _copy_runtime(runtime, backends, stage)
         site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor)
+        pin_page_scripts(stage)
         (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
         write_manifest(site_manifest, stage)
         files = [p for p in stage.rglob("*") if p.is_file()]
@@ -105,3 +108,29 @@ def _copy_runtime(runtime: runtimes.Runtime, backends: tuple[str, ...], stage: P
     load = {b: tuple(f"{runtime.folder}/{name}" for name in runtime.backends[b])
             for b in backends}
     return Vendor(runtime.package, runtime.version, backends, tuple(files), load)
+
+
+def _sri(path: Path) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+def pin_page_scripts(stage: Path) -> None:
+    """Give the page's own modules Subresource Integrity, in ``stage/index.html``.
+
+    main.js gets an ``integrity`` attribute; every other module a
+    ``<link rel="modulepreload" integrity>``, which the browser checks and
+    then uses for the import, so a changed file stops the page. Expects the
+    unpinned index.html from static/.
+    """
+    index = stage / "index.html"
+    html = index.read_text(encoding="utf-8")
+    entry = '<script type="module" src="js/main.js"></script>'
+    if entry not in html:
+        raise BuildError("static/index.html does not load js/main.js as expected",
+                         "restore static/index.html from the webml distribution")
+    modules = sorted(p for p in (stage / "js").rglob("*.js") if p.name != "main.js")
+    preloads = "".join(
+        f'\n  <link rel="modulepreload" href="{p.relative_to(stage).as_posix()}" '
+        f'integrity="{_sri(p)}">' for p in modules)
+    pinned = f'<script type="module" src="js/main.js" integrity="{_sri(stage / "js" / "main.js")}">'
+    index.write_text(html.replace(entry, pinned + "</script>" + preloads), encoding="utf-8")

@@ -65,3 +65,23 @@ export function entryPath(manifest) {
   if (!file) throw new Error(`the manifest lists no file ${manifest.entry}`);
   return file.path;
 }
+
+/**
+ * Import an ES module with Subresource Integrity. A dynamic import() takes no
+ * integrity, but a module preloaded through <link rel="modulepreload"
+ * integrity> is checked, and import() then uses that very module.
+ * @param {{path: string, sha256: string}[]} files modules to preload (the entry and what it imports)
+ * @param {string} entry the path to import
+ */
+export async function importVerified(files, entry, baseUrl) {
+  await Promise.all(files.map((file) => new Promise((resolve, reject) => {
+    const link = document.createElement('link');
+    link.rel = 'modulepreload';
+    link.href = new URL(file.path, baseUrl).href;
+    link.integrity = integrity(file.sha256);
+    link.onload = resolve;
+    link.onerror = () => reject(new Error(`${file.path} failed its integrity check or could not be loaded`));
+    document.head.append(link);
+  })));
+  return import(new URL(entry, baseUrl).href);
+}

@@ -1,11 +1,13 @@
 """The page as a visitor uses it: status, backend choice, inputs, outputs."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from converter.files import sha256_file
 from webapp.browser import launch
 from webapp.serve import running_server
 
@@ -107,6 +109,12 @@ def test_auto_falls_back_when_a_backend_fails(browser: Any, gpu_site: Path) -> N
 def test_auto_falls_back_when_a_backend_hangs(browser: Any, gpu_site: Path) -> None:
     module = gpu_site / "vendor" / "onnxruntime-web-1.30.0" / "ort.webgl.min.mjs"
     module.write_text("await new Promise(() => {});\n")
+    # Record the hanging module's hash, so it passes the integrity check and hangs.
+    manifest = json.loads((gpu_site / "webml.json").read_text())
+    for file in manifest["vendor"]["files"]:
+        if file["path"].endswith("ort.webgl.min.mjs"):
+            file["sha256"] = sha256_file(module)
+    (gpu_site / "webml.json").write_text(json.dumps(manifest))
     with running_server(gpu_site) as url:
         page = open_site(browser, url + "?software=1&timeout=2000")
         assert "Ready on wasm" in page.text_content("#status")

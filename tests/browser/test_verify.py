@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from converter.files import sha256_file
-from webapp.build import BuildOptions, build_site
+from webapp.assets import static_root
+from webapp.build import BuildOptions, build_site, pin_page_scripts
 from webapp.verify import VerifyOptions, format_report, verify_site
 
 # Every backend of each runtime; WebGL and WebGPU run on SwiftShader here.
@@ -146,6 +147,9 @@ def test_a_hanging_backend_is_stopped_by_the_timeout(sites: dict[str, Path], chr
     site = copy_site(sites["onnx"], tmp_path)
     (site / "js" / "runtimes" / "ort.js").write_text(
         "export function load() { return new Promise(() => {}); }\n")
+    # A test-only page: pin the changed module, so only the hang can stop it.
+    shutil.copy(static_root() / "index.html", site / "index.html")
+    pin_page_scripts(site)
     report = verify_site(site, VerifyOptions(("wasm",), chromium, timeout_s=3, repeats=1))
     (result,) = report.results
     assert result.status == "error"
@@ -162,3 +166,15 @@ def test_unavailable_backends_pass_unless_required(converted: dict[str, Path], c
     required = verify_site(site.out_dir, VerifyOptions(("webgpu", "wasm"), chromium, 60, 1,
                                                         require=("webgpu",)))
     assert not required.ok
+
+
+@pytest.mark.parametrize("path", ["js/outputs.js",
+                                  "vendor/onnxruntime-web-1.30.0/ort.wasm.min.mjs"])
+def test_a_changed_script_stops_the_page(sites: dict[str, Path], chromium: Path,
+                                         tmp_path: Path, path: str) -> None:
+    site = copy_site(sites["onnx"], tmp_path)
+    with (site / path).open("a") as handle:
+        handle.write("\n// changed after the build\n")
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 20, 1))
+    (result,) = report.results
+    assert result.status == "error", format_report(report)

@@ -1,6 +1,6 @@
 // onnxruntime-web adapter.
 
-import { entryPath } from '../manifest.js';
+import { entryPath, importVerified } from '../manifest.js';
 import { folderOf } from './index.js';
 
 // Page backend -> onnxruntime-web execution provider.
@@ -11,7 +11,8 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   if (!provider) throw new Error(`onnxruntime-web has no backend ${backend}: should be one of ${Object.keys(PROVIDERS).join(', ')}`);
   const files = manifest.vendor.load[backend];
   const entry = files.find((p) => /\/ort\.[^/]*mjs$/.test(p));
-  const ort = await import(new URL(entry, baseUrl).href);
+  const modules = manifest.vendor.files.filter((f) => files.includes(f.path) && f.path.endsWith('.mjs'));
+  const ort = await importVerified(modules, entry, baseUrl);
   ort.env.logLevel = 'error';
   const wasm = ort.env.wasm;
   wasm.wasmPaths = folderOf(entry, baseUrl);
