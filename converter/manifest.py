@@ -26,6 +26,19 @@ RUNTIMES = ("onnx", "tfjs")
 TASKS = ("classification", "regression", "generic")
 
 
+def read_features(path: Path) -> tuple[Feature, ...]:
+    """Read a features file: a JSON list of names, or of {name, min, max, default}."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list) or not data:
+            raise ValueError("expected a non-empty JSON list")
+        return tuple(Feature.from_json(item) for item in data)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"cannot read the features file {path}: {exc}",
+                            'write a JSON list such as ["age", {"name": "bmi", "min": 10, '
+                            '"max": 60}]') from exc
+
+
 def encode_array(array: np.ndarray) -> dict[str, Any]:
     """Encode an array exactly: dtype, shape and little-endian bytes in base64."""
     array = np.ascontiguousarray(array)
@@ -83,6 +96,29 @@ class ImagePreprocess:
                    data.get("layout", "NHWC"), float(data.get("scale", 1 / 255)),
                    tuple(data.get("mean", (0.0,))), tuple(data.get("std", (1.0,))),
                    bool(data.get("invert", False)))
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One named column of a tabular model's input, for the page's form."""
+
+    name: str
+    min: float | None = None
+    max: float | None = None
+    default: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "min": self.min, "max": self.max, "default": self.default}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> Feature:
+        if isinstance(data, str):
+            return cls(data)
+        def number(key: str) -> float | None:
+            value = data.get(key)
+            return None if value is None else float(value)
+
+        return cls(str(data["name"]), number("min"), number("max"), number("default"))
 
 
 @dataclass(frozen=True)
@@ -150,6 +186,7 @@ class Manifest:
     task: str = "generic"
     labels: tuple[str, ...] | None = None
     preprocess: ImagePreprocess | None = None
+    features: tuple[Feature, ...] | None = None
     quantization: str | None = None
     provenance: dict[str, str] = field(default_factory=dict)
     vendor: Vendor | None = None
@@ -166,6 +203,7 @@ class Manifest:
             "task": self.task,
             "labels": list(self.labels) if self.labels is not None else None,
             "preprocess": self.preprocess.to_json() if self.preprocess else None,
+            "features": [f.to_json() for f in self.features] if self.features else None,
             "quantization": self.quantization,
             "golden": self.golden.to_json(),
             "provenance": dict(sorted(self.provenance.items())),
@@ -186,6 +224,7 @@ class Manifest:
             labels = data.get("labels")
             preprocess = data.get("preprocess")
             vendor = data.get("vendor")
+            features = data.get("features")
             return cls(
                 name=data["name"], runtime=runtime, entry=data["entry"],
                 files=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
@@ -196,6 +235,7 @@ class Manifest:
                 task=data.get("task", "generic"),
                 labels=tuple(labels) if labels is not None else None,
                 preprocess=ImagePreprocess.from_json(preprocess) if preprocess else None,
+                features=tuple(Feature.from_json(f) for f in features) if features else None,
                 quantization=data.get("quantization"),
                 provenance=dict(data.get("provenance", {})),
                 vendor=Vendor.from_json(vendor) if vendor else None,

@@ -15,7 +15,7 @@ from converter import reference
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.files import model_file, staged_output
 from converter.load import LoadedModel, load_model
-from converter.manifest import Golden, ImagePreprocess, Manifest, write_manifest
+from converter.manifest import Feature, Golden, ImagePreprocess, Manifest, write_manifest
 from converter.parity import ParityReport, compare_outputs
 from converter.spec import TensorSpec
 from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
@@ -38,6 +38,8 @@ class ConvertOptions:
     rtol: float = 1e-3
     seed: int = 0
     labels: tuple[str, ...] | None = None
+    task: str | None = None  # "classification", "regression" or "generic"; None: guess
+    features: tuple[Feature, ...] | None = None  # names (and ranges) of a tabular input
     image: bool | None = None  # treat the input as a picture; None: when it looks like one
     image_scale: float = 1 / 255
     image_mean: tuple[float, ...] = (0.0,)
@@ -109,9 +111,10 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
             inputs=web.inputs,
             outputs=tuple(t.with_shape(golden.outputs[t.name].shape) for t in web.outputs),
             golden=golden,
-            task=_task(web, golden.outputs, options.labels),
+            task=_task(web, golden.outputs, options.labels, options.task),
             labels=options.labels,
-            preprocess=_preprocess(web.inputs, options),
+            preprocess=None if options.features else _preprocess(web.inputs, options),
+            features=_features(web.inputs, options.features),
             provenance=_provenance(loaded),
         )
         write_manifest(manifest, stage)
@@ -128,20 +131,46 @@ def _check_names(loaded: LoadedModel, web: WebModel) -> None:
                               f"source's {sorted(wanted)}", "rename the inputs to plain names")
 
 
+def _features(inputs: tuple[TensorSpec, ...],
+              features: tuple[Feature, ...] | None) -> tuple[Feature, ...] | None:
+    if not features:
+        return None
+    if len(inputs) != 1 or len(inputs[0].shape) != 2:
+        raise UnsupportedModelError("--features needs a model with one input of shape "
+                                    "[batch, features]", f"this one takes "
+                                    f"{[list(t.shape) for t in inputs]}")
+    width = inputs[0].shape[1]
+    if width != len(features):
+        raise UnsupportedModelError(f"{len(features)} features named but the input has {width}",
+                                    "name one feature per input column, in order")
+    return features
+
+
 def _task(web: WebModel, outputs: dict[str, np.ndarray],
-          labels: tuple[str, ...] | None) -> str:
-    if len(web.outputs) != 1:
+          labels: tuple[str, ...] | None, task: str | None) -> str:
+    values = next(iter(outputs.values())) if len(web.outputs) == 1 else None
+    if values is None:
         if labels:
             raise UnsupportedModelError("--labels needs a model with a single output",
                                         f"this one has {len(web.outputs)}")
-        return "generic"
-    values = next(iter(outputs.values()))
+        return task or "generic"
+    if task in ("regression", "generic"):
+        # Labels name the output values.
+        if labels is not None and len(labels) != values.size:
+            raise UnsupportedModelError(
+                f"{len(labels)} labels given but the model outputs {values.size} values",
+                "give one name per output value")
+        return task
     classes = values.shape[-1] if values.ndim == 2 else 0
-    if labels is not None:
-        if len(labels) != classes:
+    if labels is not None or task == "classification":
+        if labels is not None and len(labels) != classes:
             raise UnsupportedModelError(
                 f"{len(labels)} labels given but the model outputs {classes or 'no'} classes "
                 f"(output shape {list(values.shape)})", "give one label per line, one per class")
+        if classes < 2:
+            raise UnsupportedModelError(
+                f"a classifier needs an output of shape [batch, classes], not "
+                f"{list(values.shape)}", "use --task regression or generic")
         return "classification"
     looks_softmax = (classes > 1 and bool(np.all(values >= 0))
                      and bool(np.allclose(values.sum(axis=-1), 1.0, atol=1e-3)))

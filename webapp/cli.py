@@ -64,7 +64,14 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch", type=click.IntRange(min=1), default=None,
                      help="Batch size the page feeds (a dynamic batch is fixed to it). Default 1."),
         click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     default=None, help="Text file with one class label per line."),
+                     default=None, help="Text file with one class label per line (for "
+                     "regression: one name per output value)."),
+        click.option("--task", type=click.Choice(["classification", "regression", "generic"]),
+                     default=None, help="What the output means (default: classification for a "
+                     "softmax output or when labels are given, else generic)."),
+        click.option("--features", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None, help="JSON list of the input's column names (or of "
+                     "{name, min, max, default}): the page shows a form."),
         click.option("--image/--no-image", default=None,
                      help="Treat the input as a picture (default: when it looks like one)."),
         click.option("--scale", type=float, default=None,
@@ -87,12 +94,14 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _make_convert_options(target: str | None, batch: int | None, labels: Path | None,
-                          image: bool | None, scale: float | None, mean: str | None,
-                          std: str | None, invert: bool, atol: float | None,
+                          task: str | None, features: Path | None, image: bool | None,
+                          scale: float | None, mean: str | None, std: str | None,
+                          invert: bool, atol: float | None,
                           rtol: float | None) -> Any:
+    from converter.manifest import read_features
     from converter.pipeline import ConvertOptions
 
-    given: dict[str, Any] = {"target": target, "batch": batch, "image": image,
+    given: dict[str, Any] = {"target": target, "batch": batch, "task": task, "image": image,
                              "image_scale": scale, "image_mean": _floats(mean),
                              "image_std": _floats(std), "atol": atol, "rtol": rtol}
     if labels is not None:
@@ -100,6 +109,8 @@ def _make_convert_options(target: str | None, batch: int | None, labels: Path | 
         given["labels"] = tuple(line.strip() for line in lines if line.strip())
     if invert:
         given["image_invert"] = True
+    if features is not None:
+        given["features"] = read_features(features)
     # Flags left unset keep the library's defaults.
     return ConvertOptions(**{k: v for k, v in given.items() if v is not None})
 

@@ -6,7 +6,7 @@ import { candidates, golden, start } from './backends.js';
 import { fetchVerified, loadManifest } from './manifest.js';
 import { render } from './outputs.js';
 import { adapterFor } from './runtimes/index.js';
-import { decodeArray, toNumbers } from './tensors.js';
+import { decodeArray, encodeArray, toNumbers } from './tensors.js';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -62,6 +62,11 @@ async function bench({ warmup = 3, runs = 20 } = {}) {
 async function show(feeds) {
   try {
     const { outputs, ms } = await run(feeds);
+    // What the visitor's input became, and what came out: for the tests and for debugging.
+    api.last = {
+      inputs: Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, encodeArray(t)])),
+      outputs: plain(outputs),
+    };
     $('output-panel').hidden = false;
     $('timing').textContent = `${ms.toFixed(1)} ms on ${api.session.backend}`;
     render(api.manifest, outputs, $('output'));
@@ -110,12 +115,15 @@ async function boot() {
   });
   progress.hidden = true;
   api.session = result.session;
-  const threads = result.session.threads > 1 ? `${result.session.threads} threads` : 'one thread';
+  const threads = result.session.threads > 1 ? `${result.session.threads} threads`
+    : globalThis.crossOriginIsolated ? 'one thread'
+      : 'one thread: this host does not send the Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers that WebAssembly threads need';
   setStatus('ready', `Ready on ${result.session.backend} (${threads}) in ${Math.round(result.loadMs)} ms. Sample check passed (max error ${result.check.maxAbs.toExponential(1)}).`);
   $('backend-info').textContent = result.skipped.map((s) => `Skipped ${s.backend}: ${s.reason}`).join(' ');
   showBackendChoice(manifest, result.session.backend);
 
-  const widget = await (manifest.preprocess?.kind === 'image' ? import('./widgets/image.js') : import('./widgets/tensor.js'));
+  const widget = await (manifest.features ? import('./widgets/form.js')
+    : manifest.preprocess?.kind === 'image' ? import('./widgets/image.js') : import('./widgets/tensor.js'));
   widget.mount($('input-widget'), manifest, show);
   $('run-sample').addEventListener('click', () => show(golden(manifest).inputs));
   $('input-panel').hidden = false;

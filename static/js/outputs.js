@@ -28,6 +28,27 @@ function topK(values, labels, container) {
   container.append(list);
 }
 
+function named(values, labels, container) {
+  const table = document.createElement('table');
+  table.className = 'named';
+  values.forEach((value, i) => {
+    const row = table.insertRow();
+    row.insertCell().textContent = labels[i];
+    row.insertCell().textContent = Number(value.toPrecision(6)).toString();
+  });
+  container.append(table);
+}
+
+function downloadLink(outputs) {
+  const data = Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toNumbers(t) }]));
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(data)], { type: 'application/json' }));
+  link.download = 'outputs.json';
+  link.textContent = 'Download the outputs (JSON)';
+  link.className = 'download';
+  return link;
+}
+
 /** Render `outputs` (name -> tensor) into `container`, as the manifest's task says. */
 export function render(manifest, outputs, container) {
   container.replaceChildren();
@@ -35,6 +56,10 @@ export function render(manifest, outputs, container) {
     const values = toNumbers(tensor);
     if (manifest.task === 'classification') {
       topK(values, manifest.labels, container);
+      continue;
+    }
+    if (manifest.labels && manifest.labels.length === values.length) {
+      named(values, manifest.labels, container);
       continue;
     }
     const heading = document.createElement('h3');
@@ -45,4 +70,5 @@ export function render(manifest, outputs, container) {
     pre.textContent = JSON.stringify(shown) + (values.length > MAX_VALUES ? ` … (${values.length} values)` : '');
     container.append(heading, pre);
   }
+  if (manifest.task !== 'classification') container.append(downloadLink(outputs));
 }

@@ -4,8 +4,8 @@ import { typedArrayFor } from './tensors.js';
 
 /** Draw `source` into a width x height canvas, cropping to the same aspect ratio (centre). */
 export function fitToCanvas(source, width, height) {
-  const sw = source.width;
-  const sh = source.height;
+  const sw = source.videoWidth || source.width;
+  const sh = source.videoHeight || source.height;
   const scale = Math.max(width / sw, height / sh);
   const cw = width / scale;
   const ch = height / scale;

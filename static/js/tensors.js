@@ -24,6 +24,14 @@ export function decodeArray({ dtype, shape, base64 }) {
   return { dtype, shape, data: new Ctor(bytes.buffer, 0, bytes.byteLength / Ctor.BYTES_PER_ELEMENT) };
 }
 
+/** Encode a Tensor as the manifest does: { dtype, shape, base64 of little-endian bytes }. */
+export function encodeArray(tensor) {
+  const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return { dtype: tensor.dtype, shape: tensor.shape, base64: btoa(binary) };
+}
+
 /** Build a Tensor of `dtype` and `shape` from plain numbers. */
 export function fromNumbers(dtype, shape, numbers) {
   if (numbers.length !== sizeOf(shape)) {

@@ -33,6 +33,39 @@ function drawnSquare(canvas) {
   return crop;
 }
 
+/** "Use the camera", then "Take a picture": the frame never leaves the page. */
+function cameraControls(pre, onPicture) {
+  const box = document.createElement('div');
+  box.className = 'camera';
+  if (!navigator.mediaDevices?.getUserMedia) return box;
+  const start = document.createElement('button');
+  start.type = 'button';
+  start.textContent = 'Use the camera';
+  const video = document.createElement('video');
+  video.playsInline = true;
+  video.muted = true;
+  video.hidden = true;
+  video.setAttribute('aria-label', 'Camera preview');
+  const take = document.createElement('button');
+  take.type = 'button';
+  take.textContent = 'Take a picture';
+  take.hidden = true;
+  start.addEventListener('click', async () => {
+    try {
+      video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+      await video.play();
+      video.hidden = take.hidden = false;
+      start.hidden = true;
+    } catch (error) {
+      start.textContent = `Camera unavailable: ${error.message}`;
+      start.disabled = true;
+    }
+  });
+  take.addEventListener('click', () => onPicture(video));
+  box.append(start, video, take);
+  return box;
+}
+
 export function mount(container, manifest, onInput) {
   const pre = manifest.preprocess;
   const spec = manifest.inputs[0];
@@ -54,17 +87,34 @@ export function mount(container, manifest, onInput) {
     onInput({ [spec.name]: canvasToTensor(canvas, { ...pre, invert }, spec) });
   };
 
+  const feedFile = async (blob) => {
+    const bitmap = await createImageBitmap(blob);
+    feed(fitToCanvas(bitmap, pre.width, pre.height), { invert: pre.invert });
+  };
   const file = document.createElement('input');
   file.type = 'file';
   file.accept = 'image/*';
   file.id = 'image-file';
-  file.addEventListener('change', async () => {
-    if (!file.files.length) return;
-    const bitmap = await createImageBitmap(file.files[0]);
-    feed(fitToCanvas(bitmap, pre.width, pre.height), { invert: pre.invert });
-  });
+  file.addEventListener('change', () => { if (file.files.length) feedFile(file.files[0]); });
   const controls = document.createElement('div');
-  controls.append(labelled('Choose an image ', file));
+  const hint = document.createElement('p');
+  hint.className = 'drop-hint';
+  hint.textContent = 'or drop an image here, or paste one';
+  controls.append(labelled('Choose an image ', file), hint, cameraControls(pre, (video) => feed(fitToCanvas(video, pre.width, pre.height), { invert: pre.invert })));
+
+  // Drag and drop anywhere on the widget; paste anywhere on the page.
+  root.addEventListener('dragover', (e) => { e.preventDefault(); root.classList.add('dragging'); });
+  root.addEventListener('dragleave', () => root.classList.remove('dragging'));
+  root.addEventListener('drop', (e) => {
+    e.preventDefault();
+    root.classList.remove('dragging');
+    const dropped = [...e.dataTransfer.files].find((f) => f.type.startsWith('image/'));
+    if (dropped) feedFile(dropped);
+  });
+  document.addEventListener('paste', (e) => {
+    const pasted = [...e.clipboardData.files].find((f) => f.type.startsWith('image/'));
+    if (pasted) feedFile(pasted);
+  });
 
   if (pre.channels === 1 && pre.width <= 64 && pre.height <= 64) {
     const draw = document.createElement('canvas');
