@@ -161,7 +161,7 @@ def _browser_rows(manifest: Manifest, site: Path, options: BenchOptions,
 
 def _browser_row(browser: Any, url: str, name: str, manifest: Manifest, backend: str,
                  options: BenchOptions) -> Timing:
-    context = browser.new_context()
+    context = browser.new_context(service_workers="block")  # time the network path, as verify
     page = context.new_page()
     try:
         ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),

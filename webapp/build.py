@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -72,12 +73,15 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
         say("copying the page")
         shutil.copytree(static_root(), stage, dirs_exist_ok=True)
         say(f"copying {len(manifest.files)} model files")
-        model_files = tuple(_copy_model_file(model_dir, f, stage) for f in manifest.files)
+        folder = model_folder(manifest)
+        model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
         say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
         vendor = _copy_runtime(runtime, backends, stage)
         site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor)
         pin_page_scripts(stage)
+        _fill_service_worker(stage)
         (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
+        (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(), encoding="utf-8")
         write_manifest(site_manifest, stage)
         files = [p for p in stage.rglob("*") if p.is_file()]
         count, size = len(files), sum(p.stat().st_size for p in files)
@@ -85,7 +89,17 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
     return SiteBuild(out.resolve(), site_manifest, count, size)
 
 
-def _copy_model_file(model_dir: Path, file: ModelFile, stage: Path) -> ModelFile:
+def model_folder(manifest: Manifest) -> str:
+    """The site folder of a model's files, named by their content.
+
+    A changed model gets a new folder, so every file under it can be cached for
+    ever (``Cache-Control: immutable``) and a stale copy is never served.
+    """
+    digest = hashlib.sha256("".join(sorted(f.sha256 for f in manifest.files)).encode())
+    return f"{MODEL_FOLDER}/{digest.hexdigest()[:12]}"
+
+
+def _copy_model_file(model_dir: Path, file: ModelFile, stage: Path, folder: str) -> ModelFile:
     source = model_dir / file.path
     if not source.is_file():
         raise BuildError(f"model file {file.path} named in {MANIFEST_NAME} is missing",
@@ -93,10 +107,10 @@ def _copy_model_file(model_dir: Path, file: ModelFile, stage: Path) -> ModelFile
     if sha256_file(source) != file.sha256:
         raise BuildError(f"model file {file.path} does not match its sha256 in {MANIFEST_NAME}",
                          "it changed after conversion: convert the model again")
-    target = stage / MODEL_FOLDER / file.path
+    target = stage / folder / file.path
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
-    return dataclasses.replace(file, path=f"{MODEL_FOLDER}/{file.path}")
+    return dataclasses.replace(file, path=f"{folder}/{file.path}")
 
 
 def _copy_runtime(runtime: runtimes.Runtime, backends: tuple[str, ...], stage: Path) -> Vendor:
@@ -134,3 +148,22 @@ def pin_page_scripts(stage: Path) -> None:
         f'integrity="{_sri(p)}">' for p in modules)
     pinned = f'<script type="module" src="js/main.js" integrity="{_sri(stage / "js" / "main.js")}">'
     index.write_text(html.replace(entry, pinned + "</script>" + preloads), encoding="utf-8")
+
+
+def _fill_service_worker(stage: Path) -> None:
+    """Write the page's file list, and a version that changes with them, into sw.js."""
+    worker = stage / "sw.js"
+    shell = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
+                   if p.is_file() and p.suffix in (".html", ".js", ".css") and p != worker
+                   and not p.relative_to(stage).as_posix().startswith("vendor/"))
+    version = hashlib.sha256(b"".join(hashlib.sha256((stage / p).read_bytes()).digest()
+                                      for p in shell)).hexdigest()[:12]
+    text = worker.read_text(encoding="utf-8")
+    files = json.dumps(["./", MANIFEST_NAME, *shell])
+    for marker, value in (("const SHELL = [];", f"const SHELL = {files};"),
+                          ("const VERSION = 'dev';", f"const VERSION = '{version}';")):
+        if marker not in text:
+            raise BuildError(f"static/sw.js lacks the line {marker!r}",
+                             "restore static/sw.js from the webml distribution")
+        text = text.replace(marker, value)
+    worker.write_text(text, encoding="utf-8")

@@ -47,7 +47,52 @@ MIME_TYPES = {
 }
 
 
+# Runtime files carry their version in the path and model files their content
+# hash, so they never change under a URL: caches may keep them for ever. The
+# page, its scripts and the manifest are revalidated on every visit.
+IMMUTABLE_PREFIXES = ("/vendor/", "/model/")
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+CACHE_REVALIDATE = "no-cache"
+
+
+def cache_control(path: str) -> str:
+    """The Cache-Control value for a URL path of a site."""
+    return CACHE_IMMUTABLE if path.startswith(IMMUTABLE_PREFIXES) else CACHE_REVALIDATE
+
+
+# The paths whose content changes between builds at the same URL.
+REVALIDATED_PATHS = ("/", "/index.html", "/webml.json", "/sw.js", "/js/*", "/css/*")
+
+
 def netlify_headers() -> str:
-    """A ``_headers`` file (Netlify, Cloudflare Pages) that sends :data:`SITE_HEADERS`."""
+    """A ``_headers`` file (Netlify, Cloudflare Pages): the site headers and caching.
+
+    Matching rules are merged, so Cache-Control is set per path, never twice.
+    """
     lines = ["/*"] + [f"  {name}: {value}" for name, value in SITE_HEADERS.items()]
+    for prefix in IMMUTABLE_PREFIXES:
+        lines += [f"{prefix}*", f"  Cache-Control: {CACHE_IMMUTABLE}"]
+    for path in REVALIDATED_PATHS:
+        lines += [path, f"  Cache-Control: {CACHE_REVALIDATE}"]
     return "\n".join(lines) + "\n"
+
+
+def nginx_snippet() -> str:
+    """An nginx ``server`` block fragment that serves a site with its headers."""
+    add = "".join(f'    add_header {name} "{value}" always;\n'
+                  for name, value in SITE_HEADERS.items())
+    immutable = "|".join(p.strip("/") for p in IMMUTABLE_PREFIXES)
+    return (
+        "# webml site: include inside a server { } block, with root set to the site folder.\n"
+        "# WebAssembly needs .wasm served as application/wasm: nginx's mime.types has it\n"
+        "# since 1.21 (and .mjs since 1.23); with an older one, add those two types.\n"
+        "location / {\n"
+        f"{add}"
+        f'    add_header Cache-Control "{CACHE_REVALIDATE}" always;\n'
+        "    try_files $uri =404;\n"
+        "}\n"
+        f"location ~ ^/({immutable})/ {{\n"
+        f"{add}"
+        f'    add_header Cache-Control "{CACHE_IMMUTABLE}" always;\n'
+        "    try_files $uri =404;\n"
+        "}\n")

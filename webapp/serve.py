@@ -18,7 +18,7 @@ from typing import Any
 
 from converter.errors import BuildError
 from converter.manifest import MANIFEST_NAME
-from webapp.headers import MIME_TYPES, SITE_HEADERS
+from webapp.headers import MIME_TYPES, SITE_HEADERS, cache_control
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
@@ -42,8 +42,7 @@ class SiteHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         for name, value in SITE_HEADERS.items():
             self.send_header(name, value)
-        # The page and manifest must be revalidated; everything else is versioned by path.
-        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Cache-Control", cache_control(self.path))
         super().end_headers()
 
     def list_directory(self, path: str | Any) -> None:  # type: ignore[override]

@@ -209,7 +209,9 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
         return BackendResult(backend, None, "unavailable",
                              detail=f"not in this site (it ships {', '.join(shipped)}); "
                                     "rebuild with --backends")
-    context = browser.new_context()
+    # Requests a service worker answers or makes bypass Playwright's routing, so
+    # the audit runs without one: it must see every request the page makes.
+    context = browser.new_context(service_workers="block")
     page = context.new_page()
     recorder = _Recorder(_origin(url) or "")
     recorder.attach(context, page)

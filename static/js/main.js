@@ -2,7 +2,7 @@
 // reproduces the golden output, then take inputs and show outputs.
 // `window.webml` exposes the same steps to `webml verify` and the tests.
 
-import { candidates, golden, start } from './backends.js';
+import { candidates, golden, start, withTimeout } from './backends.js';
 import { fetchVerified, loadManifest } from './manifest.js';
 import { render } from './outputs.js';
 import { adapterFor } from './runtimes/index.js';
@@ -89,7 +89,33 @@ function showBackendChoice(manifest, current) {
   $('backend-info').dataset.backend = current;
 }
 
+/**
+ * Register the service worker (offline use, and isolation where the host sends
+ * no COOP/COEP) and wait until it controls the page, so that the model files
+ * fetched next are cached. Never blocks the page: offline is an extra.
+ */
+async function serviceWorker() {
+  if (!('serviceWorker' in navigator) || !globalThis.isSecureContext) return;
+  try {
+    await navigator.serviceWorker.register('sw.js');
+    await withTimeout(navigator.serviceWorker.ready, 10000, 'the service worker');
+    if (!navigator.serviceWorker.controller) {
+      await withTimeout(new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true })), 10000, 'the service worker');
+    }
+  } catch (error) {
+    console.warn(`webml: no offline support here (${error.message})`);
+    return;
+  }
+  // The worker adds the isolation headers the host did not send: one reload applies them.
+  if (!globalThis.crossOriginIsolated && !sessionStorage.getItem('webml-isolation-reload')) {
+    sessionStorage.setItem('webml-isolation-reload', '1');
+    location.reload();
+    await new Promise(() => {});
+  }
+}
+
 async function boot() {
+  await serviceWorker();
   const manifest = await loadManifest();
   api.manifest = manifest;
   document.title = `${manifest.name} · webml`;

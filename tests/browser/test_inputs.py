@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import site_file
 
 from converter import ConvertOptions, convert_model
 from converter.manifest import Feature, decode_array, read_manifest
@@ -81,7 +82,7 @@ def test_tabular_form_answers_as_native(page: Any, tabular_site: Path) -> None:
         page.wait_for_selector("#output table.named")
         inputs, outputs = last_run(page)
         assert inputs["x"].tolist() == [[63, 31.5, 140, 95]]
-        native = run_onnx(tabular_site / "model" / "model.onnx", inputs)
+        native = run_onnx(site_file(tabular_site, "model.onnx"), inputs)
         assert np.allclose(outputs["risk"], native["risk"], atol=1e-6)
         assert page.text_content("#output table.named td") == "risk"
         assert page.is_visible("#output a.download")
@@ -104,7 +105,7 @@ def test_uploaded_image_answers_as_native(page: Any, image_site: Path, tmp_path:
         page.wait_for_selector("#output .topk li")
         inputs, outputs = last_run(page)
         assert np.allclose(inputs["image"], expected, atol=1e-5)
-        native = run_onnx(image_site / "model" / "model.onnx", inputs)
+        native = run_onnx(site_file(image_site, "model.onnx"), inputs)
         assert np.allclose(outputs["probabilities"], native["probabilities"], atol=1e-5)
 
 

@@ -121,3 +121,61 @@ def test_auto_falls_back_when_a_backend_hangs(browser: Any, gpu_site: Path) -> N
         assert "Skipped webgl: loading on webgl timed out after 2 s" in page.text_content(
             "#backend-info")
         page.close()
+
+
+def test_second_visit_works_offline(browser: Any, sites: dict[str, Path]) -> None:
+    context = browser.new_context()  # service workers allowed, as for a visitor
+    page = context.new_page()
+    with running_server(sites["onnx"]) as url:
+        page.goto(url)
+        page.wait_for_selector("#status[data-state=ready]", timeout=60000)
+        assert page.evaluate("navigator.serviceWorker.controller !== null")
+    # The server is gone: everything comes from the caches the first visit filled.
+    page.reload()
+    page.wait_for_selector("#status[data-state=ready]", timeout=60000)
+    page.click("#input-widget button.primary")
+    page.wait_for_selector("#output .topk li")
+    context.close()
+
+
+def test_isolation_without_host_headers(browser: Any, sites: dict[str, Path]) -> None:
+    """A host that sends no COOP/COEP (GitHub Pages): the service worker adds them."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class PlainHost(SimpleHTTPRequestHandler):
+        extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
+                          ".wasm": "application/wasm", ".mjs": "text/javascript"}
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 partial(PlainHost, directory=str(sites["onnx"])))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.wait_for_selector("#status[data-state=ready]", timeout=60000)
+        assert page.evaluate("crossOriginIsolated") is True
+        assert "threads" in page.text_content("#status")
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_script_from_another_origin_is_refused(browser: Any, sites: dict[str, Path]) -> None:
+    with running_server(sites["onnx"]) as url:
+        page = open_site(browser, url)
+        messages: list[str] = []
+        page.on("console", lambda message: messages.append(message.text))
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        with pytest.raises(Exception):  # noqa: B017  (Playwright's Error: the load failed)
+            page.add_script_tag(url="http://webml-test.invalid/steal.js")
+        assert any("Content Security Policy" in m for m in messages)
+        assert not any("webml-test.invalid" in r for r in requests)
+        page.close()

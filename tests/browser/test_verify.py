@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import site_file
 
 from converter.files import sha256_file
 from webapp.assets import static_root
@@ -49,7 +50,7 @@ def copy_site(site: Path, tmp_path: Path) -> Path:
 def test_tampered_model_file_fails(sites: dict[str, Path], chromium: Path,
                                    tmp_path: Path) -> None:
     site = copy_site(sites["onnx"], tmp_path)
-    model = site / "model" / "model.onnx"
+    model = site_file(site, "model.onnx")
     data = bytearray(model.read_bytes())
     data[-40] ^= 0xFF
     model.write_bytes(bytes(data))
@@ -65,9 +66,9 @@ def test_wrong_numbers_fail_even_with_a_matching_hash(sites: dict[str, Path], ch
     # Change the weights and write the new sha256 into the manifest, so only the
     # outputs can tell: the page's golden check and verify must both catch it.
     site = copy_site(sites["tfjs"], tmp_path)
-    weights = site / "model" / "group1-shard1of1.bin"
+    weights = site_file(site, "group1-shard1of1.bin")
     data = bytearray(weights.read_bytes())
-    graph = json.loads((site / "model" / "model.json").read_text())
+    graph = json.loads(site_file(site, "model.json").read_text())
     offset = 0
     for spec in graph["weightsManifest"][0]["weights"]:
         size = 4 * int(np.prod(spec["shape"]))
@@ -78,7 +79,7 @@ def test_wrong_numbers_fail_even_with_a_matching_hash(sites: dict[str, Path], ch
     weights.write_bytes(bytes(data))
     manifest = json.loads((site / "webml.json").read_text())
     for file in manifest["files"]:
-        if file["path"] == "model/group1-shard1of1.bin":
+        if file["path"].endswith("/group1-shard1of1.bin"):
             file["sha256"] = sha256_file(weights)
     (site / "webml.json").write_text(json.dumps(manifest))
     report = verify_site(site, VerifyOptions(("wasm",), chromium, 60, 1))
@@ -110,7 +111,7 @@ def test_cli_verify_exit_codes(sites: dict[str, Path], chromium: Path, tmp_path:
     assert "verify: passed" in good.stdout
     assert json.loads((tmp_path / "report.json").read_text())["ok"] is True
     broken = copy_site(sites["onnx"], tmp_path)
-    (broken / "model" / "model.onnx").write_bytes(b"not the model")
+    site_file(broken, "model.onnx").write_bytes(b"not the model")
     bad = subprocess.run([sys.executable, "-m", "webapp", "verify", str(broken),
                           "--browser", str(chromium), "--timeout", "30"],
                          capture_output=True, text=True)

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import site_file
 
 from converter.errors import BuildError
 from converter.files import sha256_file
 from converter.manifest import read_manifest
-from webapp.build import BuildOptions, build_site
+from webapp.build import BuildOptions, build_site, model_folder
 from webapp.cli import cli
 from webapp.headers import SITE_HEADERS
 
@@ -16,8 +17,9 @@ from webapp.headers import SITE_HEADERS
 def test_onnx_site_has_the_page_model_and_only_its_runtime(sites: dict[str, Path]) -> None:
     site = sites["onnx"]
     for path in ("index.html", "css/app.css", "js/main.js", "js/runtimes/ort.js",
-                 "model/model.onnx", "webml.json", "_headers"):
+                 "webml.json", "_headers"):
         assert (site / path).is_file(), path
+    assert site_file(site, "model.onnx").parent.parent == site / "model"
     vendor = sorted(p.name for p in (site / "vendor").rglob("*") if p.is_file())
     assert vendor == ["ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm",
                       "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
@@ -34,7 +36,7 @@ def test_onnx_site_has_the_page_model_and_only_its_runtime(sites: dict[str, Path
         assert (site / file.path).stat().st_size == file.size
 
 
-def test_tfjs_site_ships_tfjs_only(sites: dict[str, Path]) -> None:
+def test_tfjs_site_ships_tfjs_only(sites: dict[str, Path], converted: dict[str, Path]) -> None:
     site = sites["tfjs"]
     (folder,) = (site / "vendor").iterdir()
     assert folder.name == "tfjs-4.22.0"
@@ -44,7 +46,9 @@ def test_tfjs_site_ships_tfjs_only(sites: dict[str, Path]) -> None:
     manifest = read_manifest(site)
     assert manifest.vendor is not None
     assert manifest.vendor.backends == ("webgpu", "webgl", "wasm", "cpu")
-    assert [f.path for f in manifest.files] == ["model/group1-shard1of1.bin", "model/model.json"]
+    folder = model_folder(read_manifest(converted["tfjs"]))
+    assert [f.path for f in manifest.files] == [f"{folder}/group1-shard1of1.bin",
+                                                f"{folder}/model.json"]
 
 
 def test_headers_file_sends_isolation_and_csp(sites: dict[str, Path]) -> None:
@@ -65,7 +69,7 @@ def test_only_the_chosen_backends_are_shipped(tmp_path: Path,
 def test_build_straight_from_a_model_file(tmp_path: Path, tiny_onnx: Path) -> None:
     result = build_site(tiny_onnx, tmp_path / "site")
     assert result.manifest.runtime == "onnx"
-    assert (tmp_path / "site" / "model" / "model.onnx").is_file()
+    assert site_file(tmp_path / "site", "model.onnx").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no temporary left
 
 
