@@ -90,11 +90,3 @@ def sites(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Path]) 
     root = tmp_path_factory.mktemp("sites")
     return {name: build_site(folder, root / name).out_dir for name, folder in converted.items()}
 
-
-def site_file(site: Path, name: str) -> Path:
-    """Where a model file (model.onnx, model.json, a shard) lies in a built site."""
-    from converter.manifest import read_manifest
-
-    manifest = read_manifest(site)
-    (path,) = [f.path for f in manifest.files if f.path.rsplit("/", 1)[-1] == name]
-    return site / path

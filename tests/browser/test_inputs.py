@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import site_file
+from support import site_file
 
 from converter import ConvertOptions, convert_model
 from converter.manifest import Feature, decode_array, read_manifest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import site_file
+from support import site_file
 
 from converter.files import sha256_file
 from webapp.assets import static_root

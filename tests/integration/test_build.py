@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import site_file
+from support import site_file
 
 from converter.errors import BuildError
 from converter.files import sha256_file
