@@ -70,8 +70,11 @@ def launch(playwright: Any, browser: Path | None = None) -> Any:
 
 
 def page_url(base_url: str, backend: str, timeout_s: float) -> str:
-    """The URL that opens a site on ``backend`` ("auto": the page's own choice)."""
-    query = f"?timeout={timeout_s * 1000:.0f}"
+    """The URL that opens a site on ``backend`` ("auto": the page's own choice).
+
+    ``sw=0``: no service worker, whose requests would bypass Playwright's routing.
+    """
+    query = f"?sw=0&timeout={timeout_s * 1000:.0f}"
     return base_url + query + ("" if backend == "auto" else f"&backend={backend}")
 
 

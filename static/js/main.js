@@ -95,7 +95,7 @@ function showBackendChoice(manifest, current) {
  * fetched next are cached. Never blocks the page: offline is an extra.
  */
 async function serviceWorker() {
-  if (!('serviceWorker' in navigator) || !globalThis.isSecureContext) return;
+  if (!('serviceWorker' in navigator) || !globalThis.isSecureContext || params.get('sw') === '0') return;
   try {
     await navigator.serviceWorker.register('sw.js');
     await withTimeout(navigator.serviceWorker.ready, 10000, 'the service worker');

@@ -176,6 +176,6 @@ def test_a_changed_script_stops_the_page(sites: dict[str, Path], chromium: Path,
     site = copy_site(sites["onnx"], tmp_path)
     with (site / path).open("a") as handle:
         handle.write("\n// changed after the build\n")
-    report = verify_site(site, VerifyOptions(("wasm",), chromium, 20, 1))
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 5, 1))
     (result,) = report.results
     assert result.status == "error", format_report(report)
