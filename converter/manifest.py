@@ -190,6 +190,7 @@ class Manifest:
     quantization: str | None = None
     provenance: dict[str, str] = field(default_factory=dict)
     vendor: Vendor | None = None
+    page: tuple[ModelFile, ...] = ()  # the site's own scripts (build), checked by the page
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -208,6 +209,7 @@ class Manifest:
             "golden": self.golden.to_json(),
             "provenance": dict(sorted(self.provenance.items())),
             "vendor": self.vendor.to_json() if self.vendor else None,
+            "page": [f.to_json() for f in self.page],
         }
 
     @classmethod
@@ -239,6 +241,8 @@ class Manifest:
                 quantization=data.get("quantization"),
                 provenance=dict(data.get("provenance", {})),
                 vendor=Vendor.from_json(vendor) if vendor else None,
+                page=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
+                           for f in data.get("page", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest: {exc}",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from converter.errors import BuildError
-from converter.files import sha256_file, staged_output
+from converter.files import model_file, sha256_file, staged_output
 from converter.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -77,7 +77,8 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
         model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
         say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
         vendor = _copy_runtime(runtime, backends, stage)
-        site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor)
+        page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
+        site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor, page=page)
         pin_page_scripts(stage)
         _fill_service_worker(stage)
         (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")

@@ -8,6 +8,7 @@ included.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -54,6 +55,17 @@ class SiteHandler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class SiteServer(ThreadingHTTPServer):
+    """A threading server that takes a client hanging up as normal, not as an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the browser closed the connection (a page closed, a fetch aborted)
+        super().handle_error(request, client_address)
+
+
 def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, *,
                 quiet: bool = False) -> ThreadingHTTPServer:
     """A server for ``site`` bound to ``host:port`` (port 0 picks a free one)."""
@@ -63,11 +75,10 @@ def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, *,
                          "build one with `webml build MODEL -o SITE`")
     handler = partial(SiteHandler, directory=str(site.resolve()), quiet=quiet)
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = SiteServer((host, port), handler)
     except OSError as exc:
         raise BuildError(f"cannot listen on {host}:{port}: {exc.strerror}",
                          "choose another port with --port") from exc
-    server.daemon_threads = True
     return server
 
 

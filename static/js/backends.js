@@ -55,9 +55,10 @@ export async function start({ adapter, manifest, backends, context, auto = false
       continue;
     }
     const began = performance.now();
+    const attempt = new AbortController();  // ends a load that hangs (its worker)
     let session;
     try {
-      session = await withTimeout(adapter.load({ ...context, manifest, backend }), timeoutMs, `loading on ${backend}`);
+      session = await withTimeout(adapter.load({ ...context, manifest, backend, signal: attempt.signal }), timeoutMs, `loading on ${backend}`);
       const loadMs = performance.now() - began;
       const result = await withTimeout(session.run(inputs), timeoutMs, `the first run on ${backend}`);
       const firstRunMs = performance.now() - began - loadMs;
@@ -66,6 +67,7 @@ export async function start({ adapter, manifest, backends, context, auto = false
       return { session, check, loadMs, firstRunMs, skipped };
     } catch (error) {
       skipped.push({ backend, reason: error.message, unavailable: false });
+      attempt.abort();
       try { await session?.dispose(); } catch { /* a broken backend may not dispose cleanly */ }
     }
   }

@@ -5,7 +5,7 @@
 import { candidates, golden, start, withTimeout } from './backends.js';
 import { fetchVerified, loadManifest } from './manifest.js';
 import { render } from './outputs.js';
-import { adapterFor } from './runtimes/index.js';
+import { workerAdapter } from './runtimes/remote.js';
 import { decodeArray, encodeArray, toNumbers } from './tensors.js';
 
 const params = new URLSearchParams(location.search);
@@ -125,10 +125,12 @@ async function boot() {
   const progress = $('progress');
   const onProgress = (loaded, total) => {
     progress.value = total ? loaded / total : 1;
-    setStatus('loading', `Downloading the model… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+    setStatus('loading', `Downloading… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
   };
+  // The worker's own scripts are checked here: a worker takes no integrity attribute.
+  await fetchVerified(manifest.page);
   const model = await fetchVerified(manifest.files, onProgress);
-  const adapter = await adapterFor(manifest.runtime);
+  const adapter = workerAdapter(onProgress);
   const timeoutMs = Number(params.get('timeout')) || undefined;
   const requested = params.get('backend') || 'auto';
   const result = await start({
@@ -136,7 +138,7 @@ async function boot() {
     backends: candidates(manifest, requested),
     auto: requested === 'auto',
     allowSoftware: params.get('software') === '1',
-    context: { model, fetchFiles: (files) => fetchVerified(files, onProgress), baseUrl: document.baseURI },
+    context: { model, baseUrl: document.baseURI },
     onTry: (backend) => setStatus('loading', `Starting ${backend}…`),
   });
   progress.hidden = true;

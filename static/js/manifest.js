@@ -21,16 +21,17 @@ const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16)
  * over all of them, and refuse any whose sha256 differs from the manifest's.
  * @param {{path: string, sha256: string, size: number}[]} files
  * @param {(loaded: number, total: number) => void} onProgress
+ * @param {string} baseUrl what the paths are relative to: the site root
  * @returns {Promise<Map<string, Uint8Array>>}
  */
-export async function fetchVerified(files, onProgress = () => {}) {
+export async function fetchVerified(files, onProgress = () => {}, baseUrl = globalThis.document?.baseURI ?? location.href) {
   if (!globalThis.crypto?.subtle) {
     throw new Error('this page must be served over HTTPS (or from localhost) so it can check the model files');
   }
   const total = files.reduce((sum, f) => sum + f.size, 0);
   let loaded = 0;
   const fetchOne = async (file) => {
-    const response = await fetch(file.path);
+    const response = await fetch(new URL(file.path, baseUrl));
     if (!response.ok) throw new Error(`cannot load ${file.path}: HTTP ${response.status}`);
     const chunks = [];
     const reader = response.body.getReader();
@@ -67,21 +68,16 @@ export function entryPath(manifest) {
 }
 
 /**
- * Import an ES module with Subresource Integrity. A dynamic import() takes no
- * integrity, but a module preloaded through <link rel="modulepreload"
- * integrity> is checked, and import() then uses that very module.
- * @param {{path: string, sha256: string}[]} files modules to preload (the entry and what it imports)
- * @param {string} entry the path to import
+ * Import runtime scripts after checking them against the manifest's sha256.
+ * Inference runs in a worker, where neither <script integrity> nor
+ * modulepreload exists: each file is fetched and checked, then imported by the
+ * same URL, which its immutable caching serves from the HTTP cache. UMD builds
+ * (TensorFlow.js) import as modules too: they attach to globalThis.
+ * @param {{path: string, sha256: string, size: number}[]} files in import order
  */
-export async function importVerified(files, entry, baseUrl) {
-  await Promise.all(files.map((file) => new Promise((resolve, reject) => {
-    const link = document.createElement('link');
-    link.rel = 'modulepreload';
-    link.href = new URL(file.path, baseUrl).href;
-    link.integrity = integrity(file.sha256);
-    link.onload = resolve;
-    link.onerror = () => reject(new Error(`${file.path} failed its integrity check or could not be loaded`));
-    document.head.append(link);
-  })));
-  return import(new URL(entry, baseUrl).href);
+export async function importVerified(files, baseUrl, fetchFiles = fetchVerified) {
+  await fetchFiles(files);
+  const modules = [];
+  for (const file of files) modules.push(await import(new URL(file.path, baseUrl).href));
+  return modules;
 }

@@ -40,6 +40,8 @@ def test_image_model_page_answers_a_drawing(browser: Any, sites: dict[str, Path]
         assert "Skipped webgpu: the WebGPU adapter is software" in skipped
         assert "Skipped webgl: WebGL is software" in skipped
         assert page.evaluate("crossOriginIsolated") is True
+        # The runtime lives in the inference worker, not on the page's thread.
+        assert page.evaluate("typeof globalThis.tf") == "undefined"
         assert page.is_visible("canvas.draw")  # a small grey model gets a drawing area
         page.click("#run-sample")
         page.wait_for_selector("#output .topk li")

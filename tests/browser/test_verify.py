@@ -151,6 +151,11 @@ def test_a_hanging_backend_is_stopped_by_the_timeout(sites: dict[str, Path], chr
     # A test-only page: pin the changed module, so only the hang can stop it.
     shutil.copy(static_root() / "index.html", site / "index.html")
     pin_page_scripts(site)
+    manifest = json.loads((site / "webml.json").read_text())
+    for file in manifest["page"]:
+        if file["path"] == "js/runtimes/ort.js":
+            file["sha256"] = sha256_file(site / file["path"])
+    (site / "webml.json").write_text(json.dumps(manifest))
     report = verify_site(site, VerifyOptions(("wasm",), chromium, timeout_s=3, repeats=1))
     (result,) = report.results
     assert result.status == "error"

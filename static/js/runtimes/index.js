@@ -1,4 +1,5 @@
-// The runtime adapters, loaded on demand. Each module exports
+// The runtime adapters, loaded on demand inside the inference worker (see
+// remote.js for the page's side). Each module exports
 //   load({manifest, backend, model, fetchFiles, baseUrl}) -> Promise<Session>
 // where Session is { backend, run(feeds) -> Promise<outputs>, dispose() } and
 // feeds and outputs map tensor names to { dtype, shape, data }.

@@ -11,8 +11,10 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   if (!provider) throw new Error(`onnxruntime-web has no backend ${backend}: should be one of ${Object.keys(PROVIDERS).join(', ')}`);
   const files = manifest.vendor.load[backend];
   const entry = files.find((p) => /\/ort\.[^/]*mjs$/.test(p));
-  const modules = manifest.vendor.files.filter((f) => files.includes(f.path) && f.path.endsWith('.mjs'));
-  const ort = await importVerified(modules, entry, baseUrl);
+  const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
+  const [ort] = await importVerified([byPath.get(entry)], baseUrl, fetchFiles);
+  // The glue module onnxruntime-web imports itself: checked here, imported there.
+  await fetchFiles(files.filter((p) => p !== entry && p.endsWith('.mjs')).map((p) => byPath.get(p)));
   ort.env.logLevel = 'error';
   const wasm = ort.env.wasm;
   wasm.wasmPaths = folderOf(entry, baseUrl);

@@ -1,23 +1,10 @@
-// TensorFlow.js adapter (graph models). The UMD builds are loaded as classic
-// scripts with Subresource Integrity; they define the global `tf`.
+// TensorFlow.js adapter (graph models). Its UMD builds, checked against the
+// manifest and imported, define the global `tf`.
 
-import { entryPath, integrity } from '../manifest.js';
+import { entryPath, importVerified } from '../manifest.js';
 import { folderOf } from './index.js';
 
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
-
-function loadScript(file, baseUrl) {
-  const src = new URL(file.path, baseUrl).href;
-  if (document.querySelector(`script[src="${src}"]`)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = src;
-    script.integrity = integrity(file.sha256);
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`cannot load ${file.path} (missing, or changed since the build)`));
-    document.head.append(script);
-  });
-}
 
 function concat(parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -26,11 +13,11 @@ function concat(parts) {
   return out;
 }
 
-export async function load({ manifest, backend, model, baseUrl }) {
+export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   if (!BACKENDS.includes(backend)) throw new Error(`TensorFlow.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
   const paths = manifest.vendor.load[backend];
   const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
-  for (const path of paths.filter((p) => p.endsWith('.js'))) await loadScript(byPath.get(path), baseUrl);
+  await importVerified(paths.filter((p) => p.endsWith('.js')).map((p) => byPath.get(p)), baseUrl, fetchFiles);
   const tf = globalThis.tf;
   if (backend === 'wasm') {
     tf.wasm.setWasmPaths(folderOf(paths[0], baseUrl));

@@ -1,0 +1,33 @@
+// The inference worker: the runtime adapter runs here, so the page never
+// freezes while a model loads or runs. One worker per backend attempt: a
+// backend that hangs is ended with its worker.
+//
+// Messages in:  {id, type: 'load', manifest, backend, model, baseUrl}
+//               {id, type: 'run', feeds}
+// Messages out: {id, ok, ...result | message}, and {type: 'progress', loaded, total}
+
+import { fetchVerified } from './manifest.js';
+import { adapterFor } from './runtimes/index.js';
+
+let session = null;
+
+const handlers = {
+  async load({ manifest, backend, model, baseUrl }) {
+    const progress = (loaded, total) => postMessage({ type: 'progress', loaded, total });
+    const fetchFiles = (files) => fetchVerified(files, progress, baseUrl);
+    const adapter = await adapterFor(manifest.runtime);
+    session = await adapter.load({ manifest, backend, model, baseUrl, fetchFiles });
+    return { threads: session.threads };
+  },
+  async run({ feeds }) {
+    return { outputs: await session.run(feeds) };
+  },
+};
+
+self.onmessage = async ({ data }) => {
+  try {
+    postMessage({ id: data.id, ok: true, ...(await handlers[data.type](data)) });
+  } catch (error) {
+    postMessage({ id: data.id, ok: false, message: error.message });
+  }
+};
