@@ -39,6 +39,7 @@ class BuildOptions:
 
     backends: tuple[str, ...] | None = None
     overwrite: bool = True
+    single_file: bool = False  # one .html that works from file:// (wasm only, one thread)
     convert: ConvertOptions = ConvertOptions()
 
 
@@ -56,11 +57,39 @@ def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = 
                *, progress: Progress | None = None) -> SiteBuild:
     """Build a site from a ``webml convert`` folder, or from a model file (converted first)."""
     source = Path(source)
+    build = _build_single_file if options.single_file else _build
     if source.is_dir() and (source / MANIFEST_NAME).is_file():
-        return _build(source, Path(out_dir), options, progress)
+        return build(source, Path(out_dir), options, progress)
+    if options.single_file and Path(out_dir).suffix != ".html":
+        raise BuildError(f"--single-file writes one .html file, not {out_dir}",
+                         "give -o a path ending in .html")
     with tempfile.TemporaryDirectory(prefix="webml-build-") as tmp:
         converted = convert_model(source, Path(tmp) / "model", options.convert, progress=progress)
-        return _build(converted.out_dir, Path(out_dir), options, progress)
+        return build(converted.out_dir, Path(out_dir), options, progress)
+
+
+def _build_single_file(model_dir: Path, out: Path, options: BuildOptions,
+                       progress: Progress | None) -> SiteBuild:
+    from webapp.single_file import write_single_file
+
+    say = progress or (lambda _message: None)
+    if out.suffix != ".html":
+        raise BuildError(f"--single-file writes one .html file, not {out}",
+                         "give -o a path ending in .html")
+    if out.is_dir():
+        raise BuildError(f"{out} is a folder", "give -o the path of the .html file to write")
+    manifest = read_manifest(model_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        say("inlining the page, the runtime and the model into one file")
+        write_single_file(manifest, model_dir, partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    size = out.stat().st_size
+    say(f"built {out} (one file, {size / 1e6:.1f} MB)")
+    return SiteBuild(out.resolve(), manifest, 1, size)
 
 
 def _build(model_dir: Path, out: Path, options: BuildOptions,

@@ -151,19 +151,27 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
               help="Folder to write the site into (replaced if it exists).")
 @click.option("--backends", default=None,
               help="Comma-separated backends to ship, in the order `auto` tries them "
-                   "(default: wasm for onnx; wasm,webgl,cpu for tfjs).")
+                   "(default: webgpu,webgl,wasm for onnx; webgpu,webgl,wasm,cpu for tfjs).")
+@click.option("--single-file", is_flag=True, default=False,
+              help="Write one self-contained .html (give -o a .html path) that works opened "
+                   "from disk, with no server: WebAssembly, one thread.")
 @_convert_options
 @_errors_as_one_line
-def build(source: Path, output: Path, backends: str | None, **flags: Any) -> None:
+def build(source: Path, output: Path, backends: str | None, single_file: bool,
+          **flags: Any) -> None:
     """Build a static site from SOURCE: a `webml convert` folder or a model file."""
     from webapp.build import BuildOptions, build_site
 
     options = BuildOptions(
-        backends=_names(backends) if backends else None,
+        backends=_names(backends) if backends else None, single_file=single_file,
         convert=_make_convert_options(**flags))
     site = build_site(source, output, options, progress=_progress())
-    click.echo(f"built {site.out_dir} ({site.file_count} files, "
-               f"{site.total_bytes / 1e6:.1f} MB); serve it with: webml serve {output}")
+    if single_file:
+        click.echo(f"built {site.out_dir} ({site.total_bytes / 1e6:.1f} MB): open it in a "
+                   "browser, no server needed")
+    else:
+        click.echo(f"built {site.out_dir} ({site.file_count} files, "
+                   f"{site.total_bytes / 1e6:.1f} MB); serve it with: webml serve {output}")
 
 
 @cli.command()

@@ -3,8 +3,9 @@
 // `window.webml` exposes the same steps to `webml verify` and the tests.
 
 import { candidates, golden, start, withTimeout } from './backends.js';
-import { fetchVerified, loadManifest } from './manifest.js';
+import { fetchVerified, isSingleFile, loadManifest } from './manifest.js';
 import { render } from './outputs.js';
+import { adapterFor } from './runtimes/index.js';
 import { workerAdapter } from './runtimes/remote.js';
 import { decodeArray, encodeArray, toNumbers } from './tensors.js';
 
@@ -95,7 +96,7 @@ function showBackendChoice(manifest, current) {
  * fetched next are cached. Never blocks the page: offline is an extra.
  */
 async function serviceWorker() {
-  if (!('serviceWorker' in navigator) || !globalThis.isSecureContext || params.get('sw') === '0') return;
+  if (!('serviceWorker' in navigator) || !globalThis.isSecureContext || isSingleFile || params.get('sw') === '0') return;
   try {
     await navigator.serviceWorker.register('sw.js');
     await withTimeout(navigator.serviceWorker.ready, 10000, 'the service worker');
@@ -130,7 +131,8 @@ async function boot() {
   // The worker's own scripts are checked here: a worker takes no integrity attribute.
   await fetchVerified(manifest.page);
   const model = await fetchVerified(manifest.files, onProgress);
-  const adapter = workerAdapter(onProgress);
+  // From disk (--single-file) a page can start no worker of its own: it runs here.
+  const adapter = isSingleFile ? await adapterFor(manifest.runtime) : workerAdapter(onProgress);
   const timeoutMs = Number(params.get('timeout')) || undefined;
   const requested = params.get('backend') || 'auto';
   const result = await start({
@@ -138,13 +140,14 @@ async function boot() {
     backends: candidates(manifest, requested),
     auto: requested === 'auto',
     allowSoftware: params.get('software') === '1',
-    context: { model, baseUrl: document.baseURI },
+    context: { model, baseUrl: document.baseURI, fetchFiles: (files) => fetchVerified(files, onProgress) },
     onTry: (backend) => setStatus('loading', `Starting ${backend}…`),
   });
   progress.hidden = true;
   api.session = result.session;
   const threads = result.session.threads > 1 ? `${result.session.threads} threads`
     : globalThis.crossOriginIsolated ? 'one thread'
+      : isSingleFile ? 'one thread, as a page opened from a file'
       : 'one thread: this host does not send the Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers that WebAssembly threads need';
   setStatus('ready', `Ready on ${result.session.backend} (${threads}) in ${Math.round(result.loadMs)} ms. Sample check passed (max error ${result.check.maxAbs.toExponential(1)}).`);
   $('backend-info').textContent = result.skipped.map((s) => `Skipped ${s.backend}: ${s.reason}`).join(' ');

@@ -2,11 +2,28 @@
 
 export const SCHEMA_VERSION = 1;
 
+// A page built with --single-file carries the manifest, the model and the wasm
+// in a JSON block, as it cannot fetch anything from disk.
+const INLINE = (() => {
+  const block = globalThis.document?.getElementById('webml-data');
+  return block ? JSON.parse(block.textContent) : null;
+})();
+export const isSingleFile = INLINE !== null;
+
+const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+/** For TensorFlow.js in a single file: its wasm binaries as data: URLs, by file name. */
+export const inlineWasmUrls = () => INLINE && Object.fromEntries(
+  Object.entries(INLINE.wasm).map(([name, b64]) => [name, `data:application/wasm;base64,${b64}`]));
+
 /** Fetch and validate webml.json. */
 export async function loadManifest(url = 'webml.json') {
-  const response = await fetch(url, { cache: 'no-cache' });
-  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
-  const manifest = await response.json();
+  let manifest = INLINE?.manifest;
+  if (!manifest) {
+    const response = await fetch(url, { cache: 'no-cache' });
+    if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+    manifest = await response.json();
+  }
   if (manifest.schemaVersion !== SCHEMA_VERSION) {
     throw new Error(`this page reads manifest version ${SCHEMA_VERSION}, the site has ${manifest.schemaVersion}: build the site again`);
   }
@@ -31,7 +48,8 @@ export async function fetchVerified(files, onProgress = () => {}, baseUrl = glob
   const total = files.reduce((sum, f) => sum + f.size, 0);
   let loaded = 0;
   const fetchOne = async (file) => {
-    const response = await fetch(new URL(file.path, baseUrl));
+    const inline = INLINE?.files[file.path];
+    const response = inline ? new Response(fromBase64(inline)) : await fetch(new URL(file.path, baseUrl));
     if (!response.ok) throw new Error(`cannot load ${file.path}: HTTP ${response.status}`);
     const chunks = [];
     const reader = response.body.getReader();
@@ -76,6 +94,8 @@ export function entryPath(manifest) {
  * @param {{path: string, sha256: string, size: number}[]} files in import order
  */
 export async function importVerified(files, baseUrl, fetchFiles = fetchVerified) {
+  // In a single file the runtime scripts are inline, pinned by the page's CSP hashes.
+  if (INLINE) return files.map((file) => globalThis.webmlModules?.[file.path] ?? globalThis);
   await fetchFiles(files);
   const modules = [];
   for (const file of files) modules.push(await import(new URL(file.path, baseUrl).href));

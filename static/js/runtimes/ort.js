@@ -1,6 +1,6 @@
 // onnxruntime-web adapter.
 
-import { entryPath, importVerified } from '../manifest.js';
+import { entryPath, importVerified, isSingleFile } from '../manifest.js';
 import { folderOf } from './index.js';
 
 // Page backend -> onnxruntime-web execution provider.
@@ -13,11 +13,12 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   const entry = files.find((p) => /\/ort\.[^/]*mjs$/.test(p));
   const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
   const [ort] = await importVerified([byPath.get(entry)], baseUrl, fetchFiles);
-  // The glue module onnxruntime-web imports itself: checked here, imported there.
-  await fetchFiles(files.filter((p) => p !== entry && p.endsWith('.mjs')).map((p) => byPath.get(p)));
+  // The glue module onnxruntime-web imports itself: checked here, imported there
+  // (a single file inlines the bundle build, which carries its glue).
+  if (!isSingleFile) await fetchFiles(files.filter((p) => p !== entry && p.endsWith('.mjs')).map((p) => byPath.get(p)));
   ort.env.logLevel = 'error';
   const wasm = ort.env.wasm;
-  wasm.wasmPaths = folderOf(entry, baseUrl);
+  if (!isSingleFile) wasm.wasmPaths = folderOf(entry, baseUrl);  // the bundle build carries its glue
   // onnxruntime-web defaults to half the cores; threads need cross-origin isolation.
   wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   // Hand the runtime its wasm bytes, fetched with progress and checked against the manifest.

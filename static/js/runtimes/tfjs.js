@@ -1,7 +1,7 @@
 // TensorFlow.js adapter (graph models). Its UMD builds, checked against the
 // manifest and imported, define the global `tf`.
 
-import { entryPath, importVerified } from '../manifest.js';
+import { entryPath, importVerified, inlineWasmUrls } from '../manifest.js';
 import { folderOf } from './index.js';
 
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -20,7 +20,7 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   await importVerified(paths.filter((p) => p.endsWith('.js')).map((p) => byPath.get(p)), baseUrl, fetchFiles);
   const tf = globalThis.tf;
   if (backend === 'wasm') {
-    tf.wasm.setWasmPaths(folderOf(paths[0], baseUrl));
+    tf.wasm.setWasmPaths(inlineWasmUrls() ?? folderOf(paths[0], baseUrl));
     // The threaded build starts its workers from blob: scripts, which the site's
     // CSP (script-src 'self') refuses; use the single-threaded SIMD build.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);

@@ -1,0 +1,179 @@
+"""webml build --single-file: one .html that works opened straight from disk.
+
+A page opened from ``file://`` cannot fetch anything (its origin is 'null'),
+so everything is inlined: the page's modules (joined in dependency order, each
+in its own function scope), the runtime (onnxruntime-web's bundle build, or
+TensorFlow.js's UMD scripts), the wasm binaries and the model (base64 in a JSON
+block). It runs on the main thread, WebAssembly only, on one thread: a page
+from disk gets neither workers of its own files nor cross-origin isolation.
+Its CSP allows only those inline scripts, by hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from converter.errors import BuildError
+from converter.files import sha256_file
+from converter.manifest import Manifest, ModelFile, Vendor
+from webapp import runtimes
+from webapp.assets import static_root
+
+# The page's modules in the single file: all but the worker's entry, which a
+# page from disk cannot start (the page then runs the adapter itself).
+SKIPPED_MODULES = ("js/worker.js",)
+
+# onnxruntime-web's build with its wasm glue inside: from disk there is no
+# second module to import.
+ORT_SINGLE_FILE = runtimes.VendorFile(
+    "onnxruntime-web", "dist/ort.wasm.bundle.min.mjs",
+    "11e64bd8ffe11bd1a2a2f0d6275fdfbbba7262f0b76b99b53d228a8a22ef3d90")
+
+_IMPORT = re.compile(r"^import \{([^}]*)\} from '([^']+)';\n", re.M)
+_EXPORT = re.compile(r"^export (?:async )?(?:function\*? |const |let |class )([A-Za-z_$][\w$]*)",
+                     re.M)
+_DYNAMIC = re.compile(r"import\('(\.[^']+)'\)")
+_FINAL_EXPORT = re.compile(r"export\{([^}]*)\};?\s*(//# sourceMappingURL=\S+)?\s*$")
+
+
+def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
+    """Write the page for ``manifest`` (files in ``model_dir``) as one file, ``out``."""
+    runtime = runtimes.RUNTIMES[manifest.runtime]
+    data = {"files": {f.path: _b64(model_dir / f.path) for f in manifest.files},
+            "modules": {}, "wasm": {}}
+    scripts = []
+    if manifest.runtime == "onnx":
+        entry = f"{runtime.folder}/ort.wasm.min.mjs"
+        code = _pinned_path(ORT_SINGLE_FILE).read_text(encoding="utf-8")
+        scripts.append(("module", _expose_exports(code, entry)))
+        wasm = next(f for f in runtime.files if f.name == "ort-wasm-simd-threaded.wasm")
+        data["files"][f"{runtime.folder}/{wasm.name}"] = _b64(_pinned_path(wasm))
+    else:
+        for file in runtime.files_for(("wasm",)):
+            if file.name.endswith(".js"):
+                scripts.append(("classic", _pinned_path(file).read_text(encoding="utf-8")))
+            else:
+                data["wasm"][file.name] = _b64(_pinned_path(file))
+    vendor = Vendor(runtime.package, runtime.version, ("wasm",),
+                    tuple(ModelFile(f"{runtime.folder}/{f.name}", f.sha256,
+                                    _pinned_path(f).stat().st_size)
+                          for f in runtime.files_for(("wasm",))),
+                    {"wasm": tuple(f"{runtime.folder}/{name}" for name in
+                                   runtime.backends["wasm"])})
+    page_manifest = dataclasses.replace(manifest, vendor=vendor)
+    data["manifest"] = page_manifest.to_json()
+    scripts.append(("module", _bundle_page()))
+    out.write_text(_html(scripts, data), encoding="utf-8")
+    return out
+
+
+def _pinned_path(file: runtimes.VendorFile) -> Path:
+    """The installed runtime file, after checking it is the pinned one."""
+    path = runtimes.node_modules() / file.package / file.path
+    if not path.is_file() or sha256_file(path) != file.sha256:
+        raise BuildError(f"runtime file {file.package}/{file.path} is missing or not the "
+                         "pinned version", "run `npm ci` in the webml checkout")
+    return path
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _expose_exports(code: str, name: str) -> str:
+    """Turn an ES module's final ``export{a as b}`` into a registration by ``name``."""
+    match = _FINAL_EXPORT.search(code)
+    if match is None:
+        raise BuildError(f"cannot inline {name}: no final export statement",
+                         "reinstall the pinned runtime with `npm ci`")
+    pairs = [part.strip().split(" as ") for part in match.group(1).split(",")]
+    exported = ",".join(f"{p[-1]}:{p[0]}" for p in pairs)
+    return (code[:match.start()]
+            + f"(globalThis.webmlModules??={{}})[{json.dumps(name)}]={{{exported}}};")
+
+
+def _module_order(root: Path) -> list[str]:
+    """The page's modules, each after the ones it imports."""
+    sources = {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+               for p in sorted((root / "js").rglob("*.js"))}
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order or name in SKIPPED_MODULES:
+            return
+        for _, target in _IMPORT.findall(sources[name]):
+            visit(_resolve(name, target))
+        order.append(name)
+
+    for name in sources:
+        visit(name)
+    return order
+
+
+def _resolve(importer: str, target: str) -> str:
+    parts = importer.split("/")[:-1]
+    for piece in target.split("/"):
+        if piece == "..":
+            parts.pop()
+        elif piece != ".":
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def _bundle_page() -> str:
+    """Every page module in one script, each in a function scope, main.js last."""
+    root = static_root()
+    order = _module_order(root)
+    order.remove("js/main.js")
+    order.append("js/main.js")
+    chunks = ["const __m = {};"]
+    for name in order:
+        code = (root / name).read_text(encoding="utf-8")
+        code = _IMPORT.sub(lambda m, n=name: f"const {{{m.group(1)}}} = "
+                                             f"__m[{json.dumps(_resolve(n, m.group(2)))}];\n",
+                           code)
+        code = _DYNAMIC.sub(lambda m, n=name: f"Promise.resolve(__m["
+                                              f"{json.dumps(_resolve(n, m.group(1)))}])", code)
+        exported = _EXPORT.findall(code)
+        code = re.sub(r"^export ", "", code, flags=re.M)
+        chunks.append(f"__m[{json.dumps(name)}] = (() => {{\n{code}\n"
+                      f"return {{ {', '.join(exported)} }};\n}})();")
+    return "\n".join(chunks)
+
+
+def _sha(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _html(scripts: list[tuple[str, str]], data: dict[str, object]) -> str:
+    root = static_root()
+    style = (root / "css" / "app.css").read_text(encoding="utf-8")
+    body = (root / "index.html").read_text(encoding="utf-8")
+    body = body[body.index("<body>"):body.index("</body>") + len("</body>")]
+    csp = "; ".join((
+        "default-src 'none'",
+        "script-src " + " ".join(_sha(code) for _, code in scripts) + " 'wasm-unsafe-eval'",
+        "style-src " + _sha(style),
+        # The runtimes read their inlined wasm through data: URLs.
+        "connect-src data:",
+        "img-src data: blob:",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ))
+    payload = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+    opening = {"module": '<script type="module">', "classic": "<script>"}
+    tags = "".join(f"{opening[kind]}{code}</script>\n" for kind, code in scripts)
+    return (
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n<title>webml</title>\n'
+        '<link rel="icon" href="data:,">\n'
+        f"<style>{style}</style>\n"
+        f'<script type="application/json" id="webml-data">{payload}</script>\n'
+        f"{tags}</head>\n{body}\n</html>\n")
