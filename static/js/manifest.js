@@ -72,12 +72,6 @@ export async function fetchVerified(files, onProgress = () => {}, baseUrl = glob
   return new Map(await Promise.all(files.map(fetchOne)));
 }
 
-/** The Subresource Integrity string ("sha256-<base64>") for a manifest's hex sha256. */
-export function integrity(sha256hex) {
-  const bytes = sha256hex.match(/../g).map((h) => parseInt(h, 16));
-  return `sha256-${btoa(String.fromCharCode(...bytes))}`;
-}
-
 /** The site path of the file the runtime opens (manifest.entry, inside the model folder). */
 export function entryPath(manifest) {
   const file = manifest.files.find((f) => f.path === manifest.entry || f.path.endsWith(`/${manifest.entry}`));
