@@ -1,6 +1,7 @@
 """Helpers shared by tests (importable: pytest puts tests/ on sys.path)."""
 
 from pathlib import Path
+from typing import Any
 
 
 def site_file(site: Path, name: str) -> Path:
@@ -10,3 +11,12 @@ def site_file(site: Path, name: str) -> Path:
     manifest = read_manifest(site)
     (path,) = [f.path for f in manifest.files if f.path.rsplit("/", 1)[-1] == name]
     return site / path
+
+
+def draw_stroke(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Draw a straight stroke on the page's drawing canvas, in fractions of its size."""
+    box = page.locator("canvas.draw").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
+    page.mouse.up()

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import site_file
+from support import draw_stroke, site_file
 
 from converter import ConvertOptions, convert_model
 from converter.manifest import Feature, decode_array, read_manifest
@@ -115,11 +115,7 @@ def test_drawn_digit_answers_as_native(page: Any, sites: dict[str, Path]) -> Non
     manifest = read_manifest(sites["tfjs"])
     with running_server(sites["tfjs"]) as url:
         wait_until_ready(page, page_url(url, "auto", 60), 60)
-        box = page.locator("canvas.draw").bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=6)
-        page.mouse.up()
+        draw_stroke(page, (0.3, 0.3), (0.7, 0.7))
         page.wait_for_selector("#output .topk li")
         inputs, outputs = last_run(page)
         drawn = inputs["pixels"]

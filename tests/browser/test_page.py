@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import draw_stroke
 
 from converter.files import sha256_file
 from webapp.browser import launch
@@ -46,11 +47,7 @@ def test_image_model_page_answers_a_drawing(browser: Any, sites: dict[str, Path]
         page.click("#run-sample")
         page.wait_for_selector("#output .topk li")
         assert page.locator("#output .topk li").count() == 5
-        box = page.locator("canvas.draw").bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=8)
-        page.mouse.up()
+        draw_stroke(page, (0.5, 0.2), (0.5, 0.8))
         page.wait_for_function("document.querySelector('#timing').textContent.includes('ms')")
         fed = page.evaluate("""() => {
             const c = document.querySelector('canvas.fed');
