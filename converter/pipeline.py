@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class ConvertOptions:
 
     target: str | None = None  # "tfjs" or "onnx"; default by source format
     batch: int = 1
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --input-shape
     shard_bytes: int = 4 * 1024 * 1024
     atol: float = 1e-4
     rtol: float = 1e-3
@@ -83,8 +85,9 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
     out = Path(out_dir)
     with staged_output(out, overwrite=options.overwrite) as stage:
         say(f"converting {loaded.format} to {target_name}")
-        web: WebModel = target.convert(loaded, stage,
-                                       TargetOptions(options.batch, options.shard_bytes))
+        _check_shape_names(loaded, options.input_shapes)
+        web: WebModel = target.convert(loaded, stage, TargetOptions(
+            options.batch, options.shard_bytes, dict(options.input_shapes)))
         lap("convert")
         say(f"computing the golden reference with {reference.source_framework(loaded)}")
         feeds = reference.golden_inputs(web.inputs, seed=options.seed)
@@ -121,6 +124,28 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
         say(f"wrote {len(manifest.files)} model files and webml.json")
     lap("write")
     return ConversionResult(out.resolve(), manifest, check, timings)
+
+
+def convert_all(source: Path | str | LoadedModel, out_dir: Path | str,
+                options: ConvertOptions = ConvertOptions(), *,
+                progress: Progress | None = None) -> tuple[ConversionResult, ...]:
+    """Convert to every target the source can reach, into ``out_dir/<target>/``."""
+    loaded = source if isinstance(source, LoadedModel) else load_model(source)
+    targets = ("onnx",) if loaded.format == "onnx" else ("tfjs", "onnx")
+    out = Path(out_dir)
+    with staged_output(out, overwrite=options.overwrite) as stage:
+        results = [convert_model(loaded, stage / name, dataclasses.replace(options, target=name),
+                                 progress=progress) for name in targets]
+    return tuple(dataclasses.replace(r, out_dir=out.resolve() / name)
+                 for r, name in zip(results, targets, strict=True))
+
+
+def _check_shape_names(loaded: LoadedModel, shapes: dict[str, tuple[int, ...]]) -> None:
+    names = [t.name for t in loaded.spec.inputs]
+    unknown = sorted(set(shapes) - set(names))
+    if unknown:
+        raise UnsupportedModelError(f"--input-shape names no input {', '.join(unknown)}",
+                                    f"the model's inputs are: {', '.join(names)}")
 
 
 def _check_names(loaded: LoadedModel, web: WebModel) -> None:

@@ -58,14 +58,25 @@ def guess_layout(shape: tuple[Dim, ...]) -> str | None:
     return None
 
 
-def make_static(tensor: TensorSpec, batch: int = 1) -> TensorSpec:
-    """Fix a dynamic leading (batch) dimension to ``batch``; refuse any other dynamic one.
+def make_static(tensor: TensorSpec, batch: int = 1,
+                shapes: dict[str, tuple[int, ...]] | None = None) -> TensorSpec:
+    """Fix a tensor's dynamic dimensions: the given shape for it, else the batch only.
 
     Browser runtimes need fixed shapes to feed a golden input, and
-    onnxruntime-web's webgl backend rejects a dynamic batch outright.
+    onnxruntime-web's webgl backend rejects a dynamic batch outright. A shape
+    given in ``shapes`` must keep the model's rank and its fixed dimensions.
     """
     from converter.errors import UnsupportedModelError
 
+    given = (shapes or {}).get(tensor.name)
+    if given is not None:
+        fixed = [(i, d) for i, d in enumerate(tensor.shape) if isinstance(d, int) and d >= 0]
+        if len(given) != len(tensor.shape) or any(given[i] != d for i, d in fixed):
+            raise UnsupportedModelError(
+                f"--input-shape {tensor.name}={','.join(map(str, given))} does not fit the "
+                f"model's shape {list(tensor.shape)}",
+                "keep the rank and every fixed dimension; choose only the dynamic ones")
+        return tensor.with_shape(tuple(given))
     dims: list[Dim] = list(tensor.shape)
     for i, dim in enumerate(dims):
         if isinstance(dim, int) and dim >= 0:
@@ -73,8 +84,10 @@ def make_static(tensor: TensorSpec, batch: int = 1) -> TensorSpec:
         if i == 0:
             dims[i] = batch
             continue
+        example = ",".join(str(d) if isinstance(d, int) and d >= 0 else "N" for d in
+                           [batch, *dims[1:]])
         raise UnsupportedModelError(
             f"input {tensor.name!r} has a dynamic dimension {i} ({dim or '?'}) in shape "
             f"{list(tensor.shape)}",
-            "export the model with a fixed input shape (only the batch dimension may be dynamic)")
+            f"fix it with --input-shape {tensor.name}={example} (N: the size you want)")
     return tensor.with_shape(tuple(dims))

@@ -10,11 +10,15 @@ from typing import Any
 from converter.spec import TensorSpec, make_static
 
 
-def for_web(model: Any, inputs: tuple[TensorSpec, ...], *, batch: int = 1) -> Any:
-    """Apply every fix to ``model`` (an onnx.ModelProto) and return it, shape-inferred."""
+def for_web(model: Any, inputs: tuple[TensorSpec, ...], *, batch: int = 1,
+            shapes: dict[str, tuple[int, ...]] | None = None) -> Any:
+    """Apply every fix to ``model`` (an onnx.ModelProto) and return it, shape-inferred.
+
+    ``shapes`` fixes named inputs' dynamic dimensions (``--input-shape``).
+    """
     import onnx
 
-    fix_input_shapes(model, tuple(make_static(t, batch) for t in inputs), batch)
+    fix_input_shapes(model, tuple(make_static(t, batch, shapes) for t in inputs), batch)
     explicit_conv_attributes(model)
     return onnx.shape_inference.infer_shapes(model, strict_mode=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small ONNX CNN (Conv without explicit attributes, dynamic batch 'N'), softmax output."""
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(1)
@@ -37,11 +37,7 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10])],
         weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    onnx.save(model, str(path))
-    return path
+    return save_onnx(model, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +86,47 @@ def sites(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Path]) 
     root = tmp_path_factory.mktemp("sites")
     return {name: build_site(folder, root / name).out_dir for name, folder in converted.items()}
 
+
+def save_onnx(model: Any, path: Path) -> Path:
+    """Check and save an ONNX model made with onnx.helper."""
+    import onnx
+
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def dynamic_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An OCR-like input: batch, height and width all dynamic."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["image", "w"], ["features"], pads=[1, 1, 1, 1]),
+         helper.make_node("ReduceMean", ["features"], ["score"], axes=[2, 3], keepdims=0)],
+        "dynamic",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 2])],
+        [numpy_helper.from_array(np.ones((2, 1, 3, 3), dtype=np.float32), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return save_onnx(model, tmp_path_factory.mktemp("dynamic") / "ocr.onnx")
+
+
+@pytest.fixture(scope="session")
+def two_inputs_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A float input and an int64 one (like a sample rate), two outputs."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["rate"], ["rate_f"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["signal", "rate_f"], ["scaled"]),
+         helper.make_node("ReduceSum", ["scaled"], ["total"], keepdims=0)],
+        "two_inputs",
+        [helper.make_tensor_value_info("signal", TensorProto.FLOAT, [1, 6]),
+         helper.make_tensor_value_info("rate", TensorProto.INT64, [1, 1])],
+        [helper.make_tensor_value_info("scaled", TensorProto.FLOAT, [1, 6]),
+         helper.make_tensor_value_info("total", TensorProto.FLOAT, [])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    return save_onnx(model, tmp_path_factory.mktemp("two") / "two_inputs.onnx")

@@ -58,11 +58,17 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The conversion flags, shared by `convert` and `build MODEL_FILE`."""
     options = [
-        click.option("--to", "target", type=click.Choice(["tfjs", "onnx"]), default=None,
-                     help="Web format: tfjs (TensorFlow.js graph model) or onnx (for "
-                          "onnxruntime-web). Default: tfjs for Keras/SavedModel, onnx for ONNX."),
+        click.option("--to", "target", type=click.Choice(["tfjs", "onnx", "all"]), default=None,
+                     help="Web format: tfjs (TensorFlow.js graph model), onnx (for "
+                          "onnxruntime-web) or all (each into its own subfolder). Default: tfjs "
+                          "for Keras/SavedModel, onnx for ONNX."),
         click.option("--batch", type=click.IntRange(min=1), default=None,
                      help="Batch size the page feeds (a dynamic batch is fixed to it). Default 1."),
+        click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D,D,...",
+                     help="Fix an input's dynamic dimensions, e.g. image=1,3,48,192 "
+                          "(repeatable)."),
+        click.option("--shard-size", type=click.FloatRange(min=0.001), default=None,
+                     help="TensorFlow.js weight shard size in MB. Default 4."),
         click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="Text file with one class label per line (for "
                      "regression: one name per output value)."),
@@ -93,7 +99,21 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _make_convert_options(target: str | None, batch: int | None, labels: Path | None,
+def _shapes(given: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for item in given:
+        name, _, dims = item.partition("=")
+        try:
+            shapes[name.strip()] = tuple(int(d) for d in dims.split(","))
+        except ValueError as exc:
+            raise click.BadParameter(f"{item!r} is not NAME=D,D,... with whole numbers",
+                                     param_hint="--input-shape") from exc
+    return shapes
+
+
+def _make_convert_options(target: str | None, batch: int | None,
+                          input_shapes: tuple[str, ...], shard_size: float | None,
+                          labels: Path | None,
                           task: str | None, features: Path | None, image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, atol: float | None,
@@ -102,6 +122,8 @@ def _make_convert_options(target: str | None, batch: int | None, labels: Path | 
     from converter.pipeline import ConvertOptions
 
     given: dict[str, Any] = {"target": target, "batch": batch, "task": task, "image": image,
+                             "input_shapes": _shapes(input_shapes) or None,
+                             "shard_bytes": int(shard_size * 1e6) if shard_size else None,
                              "image_scale": scale, "image_mean": _floats(mean),
                              "image_std": _floats(std), "atol": atol, "rtol": rtol}
     if labels is not None:
@@ -133,16 +155,21 @@ def cli() -> None:
 @_errors_as_one_line
 def convert(source: Path, output: Path, **flags: Any) -> None:
     """Convert SOURCE (.keras, .h5, .onnx or a SavedModel folder) for the web."""
-    from converter.pipeline import convert_model
+    from converter.pipeline import convert_all, convert_model
 
-    result = convert_model(source, output, _make_convert_options(**flags), progress=_progress())
-    manifest = result.manifest
-    size = sum(f.size for f in manifest.files)
-    click.echo(f"converted {source} -> {result.out_dir} ({manifest.runtime}, "
-               f"{size / 1e6:.2f} MB, task {manifest.task})")
-    if result.native_check is not None:
-        click.echo(f"native check ({manifest.golden.source}): max abs error "
-                   f"{result.native_check.max_abs:.2e} vs the source model")
+    options = _make_convert_options(**flags)
+    if options.target == "all":
+        results = convert_all(source, output, options, progress=_progress())
+    else:
+        results = (convert_model(source, output, options, progress=_progress()),)
+    for result in results:
+        manifest = result.manifest
+        size = sum(f.size for f in manifest.files)
+        click.echo(f"converted {source} -> {result.out_dir} ({manifest.runtime}, "
+                   f"{size / 1e6:.2f} MB, task {manifest.task})")
+        if result.native_check is not None:
+            click.echo(f"native check ({manifest.golden.source}): max abs error "
+                       f"{result.native_check.max_abs:.2e} vs the source model")
 
 
 @cli.command()
@@ -162,6 +189,9 @@ def build(source: Path, output: Path, backends: str | None, single_file: bool,
     """Build a static site from SOURCE: a `webml convert` folder or a model file."""
     from webapp.build import BuildOptions, build_site
 
+    if flags.get("target") == "all":
+        raise click.BadParameter("a site runs one runtime: use --to tfjs or --to onnx "
+                                 "(convert --to all, then build each folder)", param_hint="--to")
     options = BuildOptions(
         backends=_names(backends) if backends else None, single_file=single_file,
         convert=_make_convert_options(**flags))

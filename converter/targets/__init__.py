@@ -7,7 +7,7 @@ and ``convert(loaded, out_dir, options) -> WebModel``.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from converter.errors import UnsupportedModelError
@@ -28,6 +28,7 @@ class TargetOptions:
 
     batch: int = 1
     shard_bytes: int = 4 * 1024 * 1024
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
     else:
         model = _from_tensorflow(loaded)
     source_inputs = _graph_inputs(model)
-    model = tune.for_web(model, source_inputs, batch=options.batch)
+    model = tune.for_web(model, source_inputs, batch=options.batch, shapes=options.input_shapes)
     onnx.save(model, str(out_dir / ENTRY))
     return WebModel(RUNTIME, ENTRY, _graph_inputs(model),
                     tuple(onnx_tensor_spec(v) for v in model.graph.output))

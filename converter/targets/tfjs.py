@@ -45,7 +45,7 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
     (out_dir / ENTRY).write_text(json.dumps(graph, sort_keys=True, separators=(",", ":")),
                                  encoding="utf-8")
     signature = graph["signature"]
-    inputs = tuple(make_static(_tensor(k, v), options.batch)
+    inputs = tuple(make_static(_tensor(k, v), options.batch, options.input_shapes)
                    for k, v in signature["inputs"].items())
     outputs = tuple(_tensor(k, v) for k, v in signature["outputs"].items())
     return WebModel(RUNTIME, ENTRY, inputs, outputs)

@@ -184,3 +184,17 @@ def test_a_changed_script_stops_the_page(sites: dict[str, Path], chromium: Path,
     report = verify_site(site, VerifyOptions(("wasm",), chromium, 5, 1))
     (result,) = report.results
     assert result.status == "error", format_report(report)
+
+
+def test_several_inputs_int64_and_many_shards_run_in_the_page(
+        two_inputs_onnx: Path, keras_files: dict[str, Path], chromium: Path,
+        tmp_path: Path) -> None:
+    from converter import ConvertOptions
+
+    int_site = build_site(two_inputs_onnx, tmp_path / "ints", BuildOptions(backends=("wasm",)))
+    sharded = build_site(keras_files["keras"], tmp_path / "shards", BuildOptions(
+        backends=("wasm",), convert=ConvertOptions(shard_bytes=1500)))
+    assert len(sharded.manifest.files) > 3  # model.json and several shards
+    for site in (int_site, sharded):
+        report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 1, samples=2))
+        assert report.ok, format_report(report)
