@@ -58,14 +58,19 @@ def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = 
     """Build a site from a ``webml convert`` folder, or from a model file (converted first)."""
     source = Path(source)
     build = _build_single_file if options.single_file else _build
+    if options.single_file:
+        _check_page_path(Path(out_dir))  # before a conversion that may take a while
     if source.is_dir() and (source / MANIFEST_NAME).is_file():
         return build(source, Path(out_dir), options, progress)
-    if options.single_file and Path(out_dir).suffix != ".html":
-        raise BuildError(f"--single-file writes one .html file, not {out_dir}",
-                         "give -o a path ending in .html")
     with tempfile.TemporaryDirectory(prefix="webml-build-") as tmp:
         converted = convert_model(source, Path(tmp) / "model", options.convert, progress=progress)
         return build(converted.out_dir, Path(out_dir), options, progress)
+
+
+def _check_page_path(out: Path) -> None:
+    if out.suffix != ".html" or out.is_dir():
+        raise BuildError(f"--single-file writes one .html file, not {out}",
+                         "give -o a path ending in .html")
 
 
 def _build_single_file(model_dir: Path, out: Path, options: BuildOptions,
@@ -73,11 +78,6 @@ def _build_single_file(model_dir: Path, out: Path, options: BuildOptions,
     from webapp.single_file import write_single_file
 
     say = progress or (lambda _message: None)
-    if out.suffix != ".html":
-        raise BuildError(f"--single-file writes one .html file, not {out}",
-                         "give -o a path ending in .html")
-    if out.is_dir():
-        raise BuildError(f"{out} is a folder", "give -o the path of the .html file to write")
     manifest = read_manifest(model_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
