@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import ManifestError
+from converter.quantize import QuantizationReport
 from converter.spec import TensorSpec
 
 SCHEMA_VERSION = 1
@@ -187,7 +188,7 @@ class Manifest:
     labels: tuple[str, ...] | None = None
     preprocess: ImagePreprocess | None = None
     features: tuple[Feature, ...] | None = None
-    quantization: str | None = None
+    quantization: QuantizationReport | None = None
     provenance: dict[str, str] = field(default_factory=dict)
     vendor: Vendor | None = None
     page: tuple[ModelFile, ...] = ()  # the site's own scripts (build), checked by the page
@@ -205,7 +206,7 @@ class Manifest:
             "labels": list(self.labels) if self.labels is not None else None,
             "preprocess": self.preprocess.to_json() if self.preprocess else None,
             "features": [f.to_json() for f in self.features] if self.features else None,
-            "quantization": self.quantization,
+            "quantization": self.quantization.to_json() if self.quantization else None,
             "golden": self.golden.to_json(),
             "provenance": dict(sorted(self.provenance.items())),
             "vendor": self.vendor.to_json() if self.vendor else None,
@@ -238,7 +239,8 @@ class Manifest:
                 labels=tuple(labels) if labels is not None else None,
                 preprocess=ImagePreprocess.from_json(preprocess) if preprocess else None,
                 features=tuple(Feature.from_json(f) for f in features) if features else None,
-                quantization=data.get("quantization"),
+                quantization=(QuantizationReport.from_json(data["quantization"])
+                              if data.get("quantization") else None),
                 provenance=dict(data.get("provenance", {})),
                 vendor=Vendor.from_json(vendor) if vendor else None,
                 page=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))

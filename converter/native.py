@@ -38,9 +38,14 @@ def native_for(manifest: Manifest, folder: Path, *, threads: int = 0) -> NativeM
     """
     entry = next(f.path for f in manifest.files
                  if f.path == manifest.entry or f.path.endswith("/" + manifest.entry))
-    if manifest.runtime == "onnx":
-        return _onnxruntime(folder / entry, threads)
-    return _tensorflow_graph(folder / entry, threads)
+    return native_runner(manifest.runtime, folder / entry, threads=threads)
+
+
+def native_runner(runtime: str, entry: Path, *, threads: int = 0) -> NativeModel:
+    """A native runner for the web model file ``entry`` (model.onnx or model.json)."""
+    if runtime == "onnx":
+        return _onnxruntime(entry, threads)
+    return _tensorflow_graph(entry, threads)
 
 
 def _onnxruntime(path: Path, threads: int) -> NativeModel:
@@ -110,15 +115,18 @@ def _read_weights(folder: Path, manifest: list[dict[str, Any]]) -> dict[str, np.
         data = b"".join((folder / path).read_bytes() for path in group["paths"])
         offset = 0
         for spec in group["weights"]:
-            if "quantization" in spec:
-                raise ConversionError(f"weight {spec['name']} is quantized",
-                                      "native runs of quantized TensorFlow.js graphs are not "
-                                      "supported yet")
-            dtype = np.dtype(spec["dtype"]).newbyteorder("<")
+            quantization = spec.get("quantization")
+            stored = quantization["dtype"] if quantization else spec["dtype"]
+            dtype = np.dtype(stored).newbyteorder("<")
             count = int(np.prod(spec["shape"], dtype=np.int64))
             size = count * dtype.itemsize
-            array = np.frombuffer(data[offset:offset + size], dtype=dtype)
-            weights[spec["name"]] = array.reshape(spec["shape"]).astype(dtype.newbyteorder("="))
+            array = np.frombuffer(data[offset:offset + size], dtype=dtype).reshape(spec["shape"])
+            if quantization and stored == "float16":
+                array = array.astype(np.float32)
+            elif quantization:  # affine: value = q * scale + min, as TensorFlow.js dequantizes
+                array = (array.astype(np.float32) * np.float32(quantization["scale"])
+                         + np.float32(quantization["min"]))
+            weights[spec["name"]] = array.astype(np.dtype(spec["dtype"]))
             offset += size
     return weights
 

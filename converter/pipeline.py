@@ -12,18 +12,21 @@ from typing import Any
 
 import numpy as np
 
-from converter import reference
+from converter import quantize, reference
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.files import model_file, staged_output
 from converter.load import LoadedModel, load_model
 from converter.manifest import Feature, Golden, ImagePreprocess, Manifest, write_manifest
+from converter.native import NativeModel, native_runner
 from converter.parity import ParityReport, compare_outputs
+from converter.quantize import QuantizationReport
 from converter.spec import TensorSpec
 from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
 
 Progress = Callable[[str], None]
 
 # Versions recorded in the manifest, so a site says how it was made.
+QUANTIZE_SEED = 2000  # the inputs quantization is measured on: seeds 2000, 2001, ...
 PROVENANCE_PACKAGES = ("webml", "keras", "tensorflow", "tensorflowjs", "tf2onnx", "onnx",
                        "onnxruntime")
 
@@ -47,6 +50,10 @@ class ConvertOptions:
     image_mean: tuple[float, ...] = (0.0,)
     image_std: tuple[float, ...] = (1.0,)
     image_invert: bool = False
+    quantize: str | None = None  # see converter.quantize.MODES
+    quantize_weights: tuple[str, ...] | None = None  # tfjs: weight name patterns; None: all
+    quantize_samples: int = 32  # generated inputs the cost of quantization is measured on
+    max_accuracy_drop: float | None = None  # fail when top-1 agreement drops more than this
     overwrite: bool = True
 
 
@@ -82,42 +89,62 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
         lap("load")
     target_name = options.target or DEFAULT_TARGET[loaded.format]
     target = get_target(target_name)
+    quantize.check_mode(target_name, options.quantize)
     out = Path(out_dir)
     with staged_output(out, overwrite=options.overwrite) as stage:
-        say(f"converting {loaded.format} to {target_name}")
+        say(f"converting {loaded.format} to {target_name}"
+            + (f", quantized {options.quantize}" if options.quantize else ""))
         _check_shape_names(loaded, options.input_shapes)
         web: WebModel = target.convert(loaded, stage, TargetOptions(
-            options.batch, options.shard_bytes, dict(options.input_shapes)))
+            options.batch, options.shard_bytes, dict(options.input_shapes), options.quantize,
+            options.quantize_weights))
         lap("convert")
-        say(f"computing the golden reference with {reference.source_framework(loaded)}")
-        feeds = reference.golden_inputs(web.inputs, seed=options.seed)
         _check_names(loaded, web)
-        expected = reference.run_source(loaded, feeds)
+        feeds = reference.golden_inputs(web.inputs, seed=options.seed)
         check = None
-        if web.runtime == "onnx":
-            produced = reference.run_onnx(stage / web.entry, feeds)
-            check = compare_outputs(expected, produced, atol=options.atol, rtol=options.rtol)
-            if not check.ok:
-                raise ConversionError(
-                    f"the converted ONNX model disagrees with the source: {check.describe()}",
-                    "report this model to webml, or try --to tfjs")
-            golden = Golden(feeds, produced, options.atol, options.rtol, "onnxruntime")
+        report = None
+        if options.quantize:
+            # The page runs the quantized model: the golden output is that model's,
+            # computed natively; what quantizing cost is measured against the source.
+            native = native_runner(web.runtime, stage / web.entry)
+            say(f"computing the golden reference with {native.framework}")
+            golden = Golden(feeds, native.run(feeds), options.atol, options.rtol,
+                            f"{native.framework}, quantized model")
         else:
-            golden = Golden(feeds, expected, options.atol, options.rtol,
-                            reference.source_framework(loaded))
+            say(f"computing the golden reference with {reference.source_framework(loaded)}")
+            expected = reference.run_source(loaded, feeds)
+            if web.runtime == "onnx":
+                produced = reference.run_onnx(stage / web.entry, feeds)
+                check = compare_outputs(expected, produced, atol=options.atol, rtol=options.rtol)
+                if not check.ok:
+                    raise ConversionError(
+                        f"the converted ONNX model disagrees with the source: {check.describe()}",
+                        "report this model to webml, or try --to tfjs")
+                golden = Golden(feeds, produced, options.atol, options.rtol, "onnxruntime")
+            else:
+                golden = Golden(feeds, expected, options.atol, options.rtol,
+                                reference.source_framework(loaded))
+        task = _task(web, golden.outputs, options.labels, options.task)
+        files = tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file())
+        if options.quantize:
+            say(f"measuring the {options.quantize} model against the source on "
+                f"{options.quantize_samples} inputs")
+            report = _measure(loaded, web, native, options, task == "classification",
+                              sum(f.size for f in files))
         lap("reference")
         manifest = Manifest(
             name=loaded.name,
             runtime=web.runtime,
             entry=web.entry,
-            files=tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file()),
+            files=files,
             inputs=web.inputs,
             outputs=tuple(t.with_shape(golden.outputs[t.name].shape) for t in web.outputs),
             golden=golden,
-            task=_task(web, golden.outputs, options.labels, options.task),
+            task=task,
             labels=options.labels,
             preprocess=None if options.features else _preprocess(web.inputs, options),
             features=_features(web.inputs, options.features),
+            quantization=report,
             provenance=_provenance(loaded),
         )
         write_manifest(manifest, stage)
@@ -138,6 +165,32 @@ def convert_all(source: Path | str | LoadedModel, out_dir: Path | str,
                                  progress=progress) for name in targets]
     return tuple(dataclasses.replace(r, out_dir=out.resolve() / name)
                  for r, name in zip(results, targets, strict=True))
+
+
+def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: ConvertOptions,
+             classifier: bool, size: int) -> QuantizationReport:
+    """Quantized against source outputs on generated inputs; enforce --max-accuracy-drop."""
+    count = options.quantize_samples
+    samples = [reference.golden_inputs(web.inputs, seed=QUANTIZE_SEED + i) for i in range(count)]
+    runs = [(reference.run_source(loaded, f), native.run(f)) for f in samples]
+    names = [t.name for t in web.outputs]
+    report = quantize.measure(
+        options.quantize or "", {n: np.stack([a[n] for a, _ in runs]) for n in names},
+        {n: np.stack([b[n] for _, b in runs]) for n in names}, classifier=classifier,
+        samples=count, size=size, float32_size=web.float32_bytes)
+    if options.max_accuracy_drop is not None:
+        if report.top1_agreement is None:
+            raise UnsupportedModelError("--max-accuracy-drop needs a classifier (it compares "
+                                        "top classes)", "use --task classification or drop it")
+        drop = 1 - report.top1_agreement
+        if drop > options.max_accuracy_drop:
+            raise ConversionError(
+                f"--quantize {report.mode} changes the top class on {drop:.1%} of {count} "
+                f"inputs (max abs error {report.max_abs_error:.3g}), more than "
+                f"--max-accuracy-drop {options.max_accuracy_drop:g}",
+                "try float16, quantize fewer weights with --quantize-weights, or convert "
+                "without --quantize")
+    return report
 
 
 def _check_shape_names(loaded: LoadedModel, shapes: dict[str, tuple[int, ...]]) -> None:

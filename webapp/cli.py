@@ -89,6 +89,15 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      "divide by after subtracting the mean."),
         click.option("--invert", is_flag=True, default=False,
                      help="Image preprocessing: invert pixels (dark ink on light paper)."),
+        click.option("--quantize", type=click.Choice(["float16", "uint8", "uint16"]), default=None,
+                     help="Quantize weights: float16, uint8 or uint16 for tfjs; float16 or uint8 "
+                          "(dynamic) for onnx. The cost is measured and printed."),
+        click.option("--quantize-weights", default=None, metavar="PATTERNS",
+                     help="tfjs: quantize only the weights matching these comma-separated "
+                          "patterns (e.g. 'conv*/kernel'); default all."),
+        click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=None,
+                     help="Fail when quantization changes the top class on more than this "
+                          "fraction of the measured inputs (classifiers)."),
         click.option("--atol", type=float, default=None,
                      help="Absolute tolerance of the golden check. Default 1e-4."),
         click.option("--rtol", type=float, default=None,
@@ -116,7 +125,8 @@ def _make_convert_options(target: str | None, batch: int | None,
                           labels: Path | None,
                           task: str | None, features: Path | None, image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
-                          invert: bool, atol: float | None,
+                          invert: bool, quantize: str | None, quantize_weights: str | None,
+                          max_accuracy_drop: float | None, atol: float | None,
                           rtol: float | None) -> Any:
     from converter.manifest import read_features
     from converter.pipeline import ConvertOptions
@@ -124,6 +134,9 @@ def _make_convert_options(target: str | None, batch: int | None,
     given: dict[str, Any] = {"target": target, "batch": batch, "task": task, "image": image,
                              "input_shapes": _shapes(input_shapes) or None,
                              "shard_bytes": int(shard_size * 1e6) if shard_size else None,
+                             "quantize": quantize, "max_accuracy_drop": max_accuracy_drop,
+                             "quantize_weights": _names(quantize_weights) if quantize_weights
+                             else None,
                              "image_scale": scale, "image_mean": _floats(mean),
                              "image_std": _floats(std), "atol": atol, "rtol": rtol}
     if labels is not None:
@@ -139,6 +152,18 @@ def _make_convert_options(target: str | None, batch: int | None,
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _quantization_table(report: Any) -> str:
+    agreement = (f"{report.top1_agreement:.1%}" if report.top1_agreement is not None else "-")
+    rows = [("quantization", "size MB", "float32 MB", "max abs error", "top-1 agreement",
+             "inputs"),
+            (report.mode, f"{report.size_bytes / 1e6:.3f}",
+             f"{report.float32_size_bytes / 1e6:.3f}", f"{report.max_abs_error:.3g}", agreement,
+             str(report.samples))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -170,6 +195,8 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
         if result.native_check is not None:
             click.echo(f"native check ({manifest.golden.source}): max abs error "
                        f"{result.native_check.max_abs:.2e} vs the source model")
+        if manifest.quantization is not None:
+            click.echo(_quantization_table(manifest.quantization))
 
 
 @cli.command()

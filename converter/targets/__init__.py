@@ -29,6 +29,8 @@ class TargetOptions:
     batch: int = 1
     shard_bytes: int = 4 * 1024 * 1024
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    quantize: str | None = None  # a mode of converter.quantize.MODES[target]
+    quantize_weights: tuple[str, ...] | None = None  # tfjs: weight name patterns; None: all
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class WebModel:
     entry: str
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    float32_bytes: int  # what the model files would weigh unquantized
 
 
 def get_target(name: str) -> ModuleType:

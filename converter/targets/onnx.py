@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from converter import _tf, tune
+from converter import _tf, quantize, tune
 from converter.errors import ConversionError
 from converter.load import SERVING_SIGNATURE, LoadedModel, onnx_tensor_spec
 from converter.savedmodel import saved_model_for
@@ -32,9 +32,12 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
         model = _from_tensorflow(loaded)
     source_inputs = _graph_inputs(model)
     model = tune.for_web(model, source_inputs, batch=options.batch, shapes=options.input_shapes)
+    float32_bytes = model.ByteSize()
+    inputs, outputs = _graph_inputs(model), tuple(onnx_tensor_spec(v) for v in model.graph.output)
+    if options.quantize:
+        model = quantize.quantize_onnx(model, options.quantize)
     onnx.save(model, str(out_dir / ENTRY))
-    return WebModel(RUNTIME, ENTRY, _graph_inputs(model),
-                    tuple(onnx_tensor_spec(v) for v in model.graph.output))
+    return WebModel(RUNTIME, ENTRY, inputs, outputs, float32_bytes)
 
 
 def _graph_inputs(model: Any) -> tuple[Any, ...]:

@@ -7,7 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from converter import _tf
+import numpy as np
+
+from converter import _tf, quantize
 from converter.errors import ConversionError
 from converter.load import SERVING_SIGNATURE, LoadedModel
 from converter.quiet import captured_output
@@ -33,7 +35,10 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
             with captured_output():
                 converter.convert_tf_saved_model(
                     str(saved_model), str(out_dir), signature_def=SERVING_SIGNATURE,
-                    saved_model_tags="serve", weight_shard_size_bytes=options.shard_bytes)
+                    saved_model_tags="serve", weight_shard_size_bytes=options.shard_bytes,
+                    quantization_dtype_map=(
+                        quantize.tfjs_dtype_map(options.quantize, options.quantize_weights)
+                        if options.quantize else None))
         except Exception as exc:  # the converter raises ValueError, KeyError, ...
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConversionError(f"tensorflowjs could not convert the model: {first[:300]}",
@@ -48,7 +53,10 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
     inputs = tuple(make_static(_tensor(k, v), options.batch, options.input_shapes)
                    for k, v in signature["inputs"].items())
     outputs = tuple(_tensor(k, v) for k, v in signature["outputs"].items())
-    return WebModel(RUNTIME, ENTRY, inputs, outputs)
+    weights = [w for group in graph["weightsManifest"] for w in group["weights"]]
+    float32_bytes = (len((out_dir / ENTRY).read_bytes())
+                     + sum(4 * int(np.prod(w["shape"], dtype=np.int64)) for w in weights))
+    return WebModel(RUNTIME, ENTRY, inputs, outputs, float32_bytes)
 
 
 def _tensor(name: str, info: dict[str, Any]) -> TensorSpec:

@@ -6,9 +6,10 @@ async function webgpuReason(manifest, { auto, allowSoftware }) {
   if (!globalThis.navigator?.gpu) return 'this browser has no WebGPU';
   const adapter = await navigator.gpu.requestAdapter().catch(() => null);
   if (!adapter) return 'WebGPU has no adapter here';
-  // A float16 model needs shader-f16: without it pipelines are invalid and runs
-  // hang or return wrong numbers silently.
-  if (manifest.quantization === 'float16' && !adapter.features.has('shader-f16')) {
+  // onnxruntime-web runs a float16 model in float16, which needs shader-f16:
+  // without it pipelines are invalid and runs hang or return wrong numbers
+  // silently. (TensorFlow.js turns float16 weights into float32 on load.)
+  if (manifest.runtime === 'onnx' && manifest.quantization?.mode === 'float16' && !adapter.features.has('shader-f16')) {
     return 'the WebGPU adapter lacks shader-f16, which this float16 model needs';
   }
   const info = adapter.info || {};

@@ -198,3 +198,16 @@ def test_several_inputs_int64_and_many_shards_run_in_the_page(
     for site in (int_site, sharded):
         report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 1, samples=2))
         assert report.ok, format_report(report)
+
+
+@pytest.mark.parametrize(("target", "mode"), [("tfjs", "uint8"), ("tfjs", "float16"),
+                                              ("onnx", "float16"), ("onnx", "uint8")])
+def test_quantized_sites_pass_on_wasm(keras_files: dict[str, Path], chromium: Path,
+                                      tmp_path: Path, target: str, mode: str) -> None:
+    from converter import ConvertOptions
+
+    site = build_site(keras_files["keras"], tmp_path / "site", BuildOptions(
+        backends=("wasm",), convert=ConvertOptions(target=target, quantize=mode,
+                                                   quantize_samples=4)))
+    report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 1, samples=2))
+    assert report.ok, format_report(report)
