@@ -53,6 +53,7 @@ class ConvertOptions:
     quantize: str | None = None  # see converter.quantize.MODES
     quantize_weights: tuple[str, ...] | None = None  # tfjs: weight name patterns; None: all
     quantize_samples: int = 32  # generated inputs the cost of quantization is measured on
+    calibration: dict[str, np.ndarray] | None = None  # real inputs to measure on instead
     max_accuracy_drop: float | None = None  # fail when top-1 agreement drops more than this
     overwrite: bool = True
 
@@ -170,8 +171,12 @@ def convert_all(source: Path | str | LoadedModel, out_dir: Path | str,
 def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: ConvertOptions,
              classifier: bool, size: int) -> QuantizationReport:
     """Quantized against source outputs on generated inputs; enforce --max-accuracy-drop."""
-    count = options.quantize_samples
-    samples = [reference.golden_inputs(web.inputs, seed=QUANTIZE_SEED + i) for i in range(count)]
+    if options.calibration is not None:
+        samples = calibration_samples(options.calibration, web.inputs)
+    else:
+        samples = [reference.golden_inputs(web.inputs, seed=QUANTIZE_SEED + i)
+                   for i in range(options.quantize_samples)]
+    count = len(samples)
     runs = [(reference.run_source(loaded, f), native.run(f)) for f in samples]
     names = [t.name for t in web.outputs]
     report = quantize.measure(
@@ -191,6 +196,39 @@ def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: C
                 "try float16, quantize fewer weights with --quantize-weights, or convert "
                 "without --quantize")
     return report
+
+
+def calibration_samples(data: dict[str, np.ndarray],
+                        inputs: tuple[TensorSpec, ...]) -> list[dict[str, np.ndarray]]:
+    """Split calibration arrays (one per input, samples on the first axis) into feeds.
+
+    A file with a single array named ``x`` serves a single-input model.
+    """
+    if len(inputs) == 1 and set(data) == {"x"}:
+        data = {inputs[0].name: data["x"]}
+    missing = [t.name for t in inputs if t.name not in data]
+    if missing:
+        raise UnsupportedModelError(
+            f"the calibration data has no array for input {', '.join(missing)} "
+            f"(it has {', '.join(sorted(data)) or 'none'})",
+            "save one array per input name, samples first: np.savez(path, NAME=array)")
+    counts = set()
+    for spec in inputs:
+        want = tuple(int(d) for d in spec.shape[1:])  # type: ignore[arg-type]
+        got = data[spec.name].shape
+        if got[1:] != want:
+            raise UnsupportedModelError(
+                f"the calibration array for {spec.name!r} has shape {list(got)}, but the input "
+                f"takes [samples, {', '.join(map(str, want))}]",
+                "put the samples on the first axis and keep the input's other dimensions")
+        counts.add(got[0])
+    if len(counts) != 1 or 0 in counts:
+        raise UnsupportedModelError("the calibration arrays hold different or zero numbers of "
+                                    "samples", "give every input the same number of samples")
+    batch = int(inputs[0].shape[0])  # type: ignore[arg-type]
+    total = counts.pop() // batch * batch
+    return [{t.name: data[t.name][i:i + batch].astype(t.dtype) for t in inputs}
+            for i in range(0, total, batch)]
 
 
 def _check_shape_names(loaded: LoadedModel, shapes: dict[str, tuple[int, ...]]) -> None:

@@ -12,14 +12,16 @@ import functools
 import json
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
-from converter.errors import WebmlError
+from converter.errors import UnsupportedModelError, WebmlError
 
 EXIT_ERROR = 2
 EXIT_VERIFY_FAILED = 1
@@ -95,6 +97,10 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--quantize-weights", default=None, metavar="PATTERNS",
                      help="tfjs: quantize only the weights matching these comma-separated "
                           "patterns (e.g. 'conv*/kernel'); default all."),
+        click.option("--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None, help=".npz of real inputs (one array per input name, samples "
+                     "first; or one array x) to measure quantization on, instead of generated "
+                     "ones."),
         click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=None,
                      help="Fail when quantization changes the top class on more than this "
                           "fraction of the measured inputs (classifiers)."),
@@ -126,6 +132,7 @@ def _make_convert_options(target: str | None, batch: int | None,
                           task: str | None, features: Path | None, image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, quantize: str | None, quantize_weights: str | None,
+                          calibration: Path | None,
                           max_accuracy_drop: float | None, atol: float | None,
                           rtol: float | None) -> Any:
     from converter.manifest import read_features
@@ -146,6 +153,13 @@ def _make_convert_options(target: str | None, batch: int | None,
         given["image_invert"] = True
     if features is not None:
         given["features"] = read_features(features)
+    if calibration is not None:
+        try:
+            with np.load(calibration) as arrays:
+                given["calibration"] = {name: arrays[name] for name in arrays.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise UnsupportedModelError(f"cannot read the calibration file {calibration}: {exc}",
+                                        "write it with np.savez(path, NAME=array)") from exc
     # Flags left unset keep the library's defaults.
     return ConvertOptions(**{k: v for k, v in given.items() if v is not None})
 

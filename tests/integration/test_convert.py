@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,24 @@ def test_cli_convert_runs_as_a_program(tmp_path: Path, keras_files: dict[str, Pa
     # TensorFlow's C++ log lines never reach the terminal; only webml's stage lines do.
     assert all(line.startswith("[") for line in done.stderr.splitlines()), done.stderr
     assert (out / "webml.json").is_file()
+
+
+@pytest.mark.parametrize("target", ["tfjs", "onnx"])
+def test_keras_2_h5_converts(tmp_path: Path, target: str) -> None:
+    """A legacy .h5 saved by tf.keras (Keras 2), as many trained models still are."""
+    from converter import _tf
+
+    _tf.tensorflow()
+    import tf_keras
+
+    model = tf_keras.Sequential([tf_keras.layers.Input((6,), name="features"),
+                                 tf_keras.layers.Dense(3, activation="softmax")])
+    path = tmp_path / "keras2.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "HDF5 ... is considered legacy": that is the point
+        model.save(path)
+    result = convert_model(path, tmp_path / "out", ConvertOptions(target=target))
+    assert [t.name for t in result.manifest.inputs] == ["features"]
+    expected = model(result.manifest.golden.inputs["features"]).numpy()
+    (output,) = result.manifest.golden.outputs.values()
+    assert np.allclose(output, expected, atol=1e-6)

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from converter import ConvertOptions, convert_model
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.native import native_runner
+from webapp.cli import cli
 
 
 @pytest.mark.parametrize(("target", "mode"), [
@@ -70,3 +72,26 @@ def test_accuracy_guard_fails_when_quantization_costs_too_much(tmp_path: Path,
     loose = ConvertOptions(quantize="float16", task="classification", max_accuracy_drop=1.0)
     report = convert_model(near_tie_onnx, tmp_path / "out", loose).manifest.quantization
     assert report is not None and report.top1_agreement == 0.0
+
+
+def test_quantization_is_measured_on_calibration_data(tmp_path: Path,
+                                                      keras_files: dict[str, Path]) -> None:
+    rng = np.random.default_rng(5)
+    data = {"pixels": rng.random((10, 8, 8, 1), dtype=np.float32)}
+    result = convert_model(keras_files["keras"], tmp_path / "out",
+                           ConvertOptions(quantize="uint8", calibration=data))
+    report = result.manifest.quantization
+    assert report is not None and report.samples == 10
+
+
+def test_calibration_of_the_wrong_shape_is_refused(tmp_path: Path,
+                                                   keras_files: dict[str, Path]) -> None:
+    npz = tmp_path / "calibration.npz"
+    np.savez(npz, pixels=np.zeros((4, 8, 8), dtype=np.float32))
+    result = CliRunner().invoke(cli, ["convert", str(keras_files["keras"]), "-o",
+                                      str(tmp_path / "out"), "--quantize", "uint8",
+                                      "--calibration", str(npz)])
+    assert result.exit_code == 2
+    assert ("the calibration array for 'pixels' has shape [4, 8, 8], but the input takes "
+            "[samples, 8, 8, 1]") in result.stderr
+    assert not (tmp_path / "out").exists()
