@@ -44,18 +44,20 @@ def native_for(manifest: Manifest, folder: Path, *, threads: int = 0) -> NativeM
 def native_runner(runtime: str, entry: Path, *, threads: int = 0) -> NativeModel:
     """A native runner for the web model file ``entry`` (model.onnx or model.json)."""
     if runtime == "onnx":
-        return _onnxruntime(entry, threads)
+        return onnxruntime_model(entry, threads=threads)
     return _tensorflow_graph(entry, threads)
 
 
-def _onnxruntime(path: Path, threads: int) -> NativeModel:
+def onnxruntime_model(source: Path | bytes, *, threads: int = 0) -> NativeModel:
+    """An ONNX model (a file, or serialized bytes) in onnxruntime on the CPU."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(source) if isinstance(source, Path) else source,
+                                   options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
 
     def run(feeds: Feeds) -> Feeds:
@@ -63,12 +65,6 @@ def _onnxruntime(path: Path, threads: int) -> NativeModel:
 
     label = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "all threads"
     return NativeModel(f"onnxruntime ({label})", run)
-
-
-# TensorFlow.js fuses depthwise convolutions into an op TensorFlow does not have;
-# it is undone here into the ops it was made of.
-_UNFUSED_ACTIVATIONS = {"Relu": "Relu", "Relu6": "Relu6", "Elu": "Elu", "Sigmoid": "Sigmoid",
-                        "Tanh": "Tanh", "LeakyRelu": "LeakyRelu"}
 
 
 def _tensorflow_graph(model_json: Path, threads: int) -> NativeModel:
@@ -131,6 +127,8 @@ def _read_weights(folder: Path, manifest: list[dict[str, Any]]) -> dict[str, np.
     return weights
 
 
+# TensorFlow.js fuses depthwise convolutions into an op TensorFlow does not have;
+# it is undone here into the ops it was made of.
 def _unfuse_depthwise(graph_def: Any) -> None:
     from tensorflow.core.framework import node_def_pb2
 

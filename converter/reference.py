@@ -46,15 +46,11 @@ def source_framework(loaded: LoadedModel) -> str:
 
 def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run an ONNX model (a ModelProto or a path) with onnxruntime on the CPU."""
-    import onnxruntime as ort
+    from converter.native import onnxruntime_model
 
-    source = str(model) if isinstance(model, Path) else model.SerializeToString()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    values = session.run(names, feeds)
-    return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+    source = model if isinstance(model, Path) else model.SerializeToString()
+    return {name: np.asarray(value)
+            for name, value in onnxruntime_model(source).run(feeds).items()}
 
 
 def _run_keras(model: Any, specs: tuple[TensorSpec, ...],
