@@ -26,6 +26,7 @@ from converter.manifest import MANIFEST_NAME, Manifest, read_manifest
 from converter.pipeline import ConvertOptions
 from webapp.browser import launch, page_url, wait_until_ready
 from webapp.serve import running_server
+from webapp.table import text_table
 
 
 @dataclass(frozen=True)
@@ -204,10 +205,7 @@ def format_bench(report: BenchReport) -> str:
 
         rows.append((r.name, ms(r.load_ms), ms(r.first_ms), ms(r.median_ms), ms(r.p90_ms),
                      f"{r.ratio:.2f}" if r.ratio is not None else "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [f"{report.model}: ratios against {report.reference or '(no native run)'}"]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-              for row in rows]
-    lines.insert(2, "  ".join("-" * w for w in widths))
+    lines = [f"{report.model}: ratios against {report.reference or '(no native run)'}",
+             *text_table(rows)]
     lines += [f"{r.name}: {r.detail}" for r in report.rows if r.detail]
     return "\n".join(lines)

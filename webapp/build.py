@@ -154,8 +154,9 @@ def _copy_runtime(runtime: runtimes.Runtime, backends: tuple[str, ...], stage: P
     return Vendor(runtime.package, runtime.version, backends, tuple(files), load)
 
 
-def _sri(path: Path) -> str:
-    return "sha256-" + base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+def sri(data: bytes) -> str:
+    """The ``sha256-<base64>`` hash that SRI attributes and CSP sources use."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def pin_page_scripts(stage: Path) -> None:
@@ -175,8 +176,9 @@ def pin_page_scripts(stage: Path) -> None:
     modules = sorted(p for p in (stage / "js").rglob("*.js") if p.name != "main.js")
     preloads = "".join(
         f'\n  <link rel="modulepreload" href="{p.relative_to(stage).as_posix()}" '
-        f'integrity="{_sri(p)}">' for p in modules)
-    pinned = f'<script type="module" src="js/main.js" integrity="{_sri(stage / "js" / "main.js")}">'
+        f'integrity="{sri(p.read_bytes())}">' for p in modules)
+    main = sri((stage / "js" / "main.js").read_bytes())
+    pinned = f'<script type="module" src="js/main.js" integrity="{main}">'
     index.write_text(html.replace(entry, pinned + "</script>" + preloads), encoding="utf-8")
 
 

@@ -175,9 +175,9 @@ def _quantization_table(report: Any) -> str:
             (report.mode, f"{report.size_bytes / 1e6:.3f}",
              f"{report.float32_size_bytes / 1e6:.3f}", f"{report.max_abs_error:.3g}", agreement,
              str(report.samples))]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
+    from webapp.table import text_table
+
+    return "\n".join(text_table(rows, rule=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ from converter.files import sha256_file
 from converter.manifest import Manifest, ModelFile, Vendor
 from webapp import runtimes
 from webapp.assets import static_root
+from webapp.build import sri
 
 # The page's modules in the single file: all but the worker's entry, which a
 # page from disk cannot start (the page then runs the adapter itself).
@@ -147,7 +147,7 @@ def _bundle_page() -> str:
 
 
 def _sha(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+    return f"'{sri(text.encode())}'"
 
 
 def _html(scripts: list[tuple[str, str]], data: dict[str, object]) -> str:

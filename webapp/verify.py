@@ -29,6 +29,7 @@ from converter.parity import compare_outputs
 from converter.reference import golden_inputs
 from webapp.browser import launch, page_url, wait_until_ready
 from webapp.serve import running_server
+from webapp.table import text_table
 
 SAMPLE_SEED = 1000  # samples use seeds 1000, 1001, ...; the golden input uses 0
 SETTLE_MS = 250
@@ -310,10 +311,7 @@ def format_report(report: VerifyReport) -> str:
                      f"{r.top1[0]}/{r.top1[1]}" if r.top1 else "-",
                      f"{r.load_ms:.0f}" if r.load_ms is not None else "-",
                      f"{r.inference_ms:.2f}" if r.inference_ms is not None else "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(rows)
     for r in report.results:
         if r.detail:
             lines.append(f"{r.requested}: {r.detail}")
