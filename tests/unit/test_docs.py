@@ -59,13 +59,16 @@ def _webml_calls() -> list[tuple[Path, list[str]]]:
     calls = []
     for doc in DOCS:
         for line in _code(doc.read_text(encoding="utf-8")):
-            for match in re.finditer(r"(?:^|[\s/])webml ([a-z][a-z-]*(?: .*)?)$", line):
-                words: list[str] = []
-                for word in match.group(1).split():
-                    if word in STOP:
-                        break
-                    words.append(word)
-                calls.append((doc, words))
+            # A command line starts with webml (or a path to it), perhaps after a prompt.
+            match = re.match(r"(?:\$\s+)?(?:[\w./-]*/)?webml ([a-z][a-z-]*(?: .*)?)$", line)
+            if match is None:
+                continue
+            words: list[str] = []
+            for word in match.group(1).split():
+                if word in STOP:
+                    break
+                words.append(word)
+            calls.append((doc, words))
     return calls
 
 
