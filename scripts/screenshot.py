@@ -1,5 +1,7 @@
 """Take the README's screenshot: the digits example's page after drawing a 7.
 
+Run it after ./scripts/demo (which trains the example's model):
+
     .venv/bin/python scripts/screenshot.py                   # digits site -> docs/screenshot.png
     .venv/bin/python scripts/screenshot.py SITE -o shot.png  # any built site
 
@@ -25,9 +27,14 @@ VIEWPORT = {"width": 900, "height": 900}
 
 def build_digits(out: Path) -> Path:
     """Build the digits example's site (what ./scripts/demo serves) into ``out``."""
+    from converter.errors import UnsupportedModelError
     from converter.pipeline import ConvertOptions
     from webapp.build import BuildOptions, build_site
 
+    if not (DIGITS / "digits.keras").is_file():
+        raise UnsupportedModelError("the digits example is not trained yet",
+                                    "run ./scripts/demo, or .venv/bin/python "
+                                    "examples/digits/train.py")
     labels = tuple((DIGITS / "labels.txt").read_text(encoding="utf-8").split())
     options = BuildOptions(convert=ConvertOptions(labels=labels))
     return build_site(DIGITS / "digits.keras", out, options).out_dir
