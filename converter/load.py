@@ -153,6 +153,7 @@ def _load_onnx(path: Path, fmt: str) -> LoadedModel:
     import onnx
     from google.protobuf.message import DecodeError
 
+    _check_external_data(path)
     try:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
@@ -163,6 +164,25 @@ def _load_onnx(path: Path, fmt: str) -> LoadedModel:
     inputs = tuple(onnx_tensor_spec(v) for v in model.graph.input if v.name not in initializers)
     outputs = tuple(onnx_tensor_spec(v) for v in model.graph.output)
     return LoadedModel(ModelSpec(inputs, outputs, fmt), model, path)
+
+
+def _check_external_data(path: Path) -> None:
+    """Name the weights file an ONNX model keeps outside itself, when it is missing."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, OSError):
+        return  # not valid ONNX at all: the full load says so
+    for tensor in model.graph.initializer:
+        if not onnx.external_data_helper.uses_external_data(tensor):
+            continue
+        location = onnx.external_data_helper.ExternalDataInfo(tensor).location
+        if not (path.parent / location).is_file():
+            raise UnsupportedModelError(
+                f"{path.name} keeps its weights in the external file {location!r}, which is "
+                f"not next to it", f"put {location} in the same folder as {path.name}")
 
 
 def onnx_tensor_spec(value: Any) -> TensorSpec:

@@ -47,12 +47,12 @@ def fix_input_shapes(model: Any, static: tuple[TensorSpec, ...], batch: int) -> 
 # onnxruntime-web 1.30, webgpu backend: "dilations should be 2D" for a Conv
 # without an explicit dilations attribute (tf2onnx omits defaults).
 def explicit_conv_attributes(model: Any) -> None:
-    """Give every Conv its default dilations, strides and group explicitly."""
+    """Give every Conv (and onnxruntime's FusedConv) its default dilations, strides, group."""
     import onnx
 
     weights = {init.name: list(init.dims) for init in model.graph.initializer}
     for node in model.graph.node:
-        if node.op_type not in ("Conv", "ConvTranspose"):
+        if node.op_type not in ("Conv", "ConvTranspose", "FusedConv"):
             continue
         attrs = {a.name: a for a in node.attribute}
         if "kernel_shape" in attrs:
