@@ -151,6 +151,31 @@ class Golden:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """Top-1 accuracy on labelled data (``convert --eval``), of the source and the web model.
+
+    ``accuracy`` is the converted model's, quantized if ``Manifest.quantization`` says so.
+    """
+
+    samples: int
+    source_accuracy: float
+    accuracy: float
+
+    @property
+    def drop(self) -> float:
+        """What converting (and quantizing) cost, as a fraction: 0.02 is two points."""
+        return self.source_accuracy - self.accuracy
+
+    def to_json(self) -> dict[str, Any]:
+        return {"samples": self.samples, "sourceAccuracy": self.source_accuracy,
+                "accuracy": self.accuracy}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evaluation:
+        return cls(int(data["samples"]), float(data["sourceAccuracy"]), float(data["accuracy"]))
+
+
+@dataclass(frozen=True)
 class Vendor:
     """The runtime files of a built site: written by ``webml build``, absent after convert."""
 
@@ -189,6 +214,7 @@ class Manifest:
     preprocess: ImagePreprocess | None = None
     features: tuple[Feature, ...] | None = None
     quantization: QuantizationReport | None = None
+    evaluation: Evaluation | None = None
     provenance: dict[str, str] = field(default_factory=dict)
     vendor: Vendor | None = None
     page: tuple[ModelFile, ...] = ()  # the site's own scripts (build), checked by the page
@@ -207,6 +233,7 @@ class Manifest:
             "preprocess": self.preprocess.to_json() if self.preprocess else None,
             "features": [f.to_json() for f in self.features] if self.features else None,
             "quantization": self.quantization.to_json() if self.quantization else None,
+            "evaluation": self.evaluation.to_json() if self.evaluation else None,
             "golden": self.golden.to_json(),
             "provenance": dict(sorted(self.provenance.items())),
             "vendor": self.vendor.to_json() if self.vendor else None,
@@ -241,6 +268,8 @@ class Manifest:
                 features=tuple(Feature.from_json(f) for f in features) if features else None,
                 quantization=(QuantizationReport.from_json(data["quantization"])
                               if data.get("quantization") else None),
+                evaluation=(Evaluation.from_json(data["evaluation"])
+                            if data.get("evaluation") else None),
                 provenance=dict(data.get("provenance", {})),
                 vendor=Vendor.from_json(vendor) if vendor else None,
                 page=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))

@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from converter import quantize, reference
+from converter import evaluate, quantize, reference
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.files import model_file, staged_output
 from converter.load import LoadedModel, load_model
 from converter.manifest import Feature, Golden, ImagePreprocess, Manifest, write_manifest
 from converter.native import NativeModel, native_runner
 from converter.parity import ParityReport, compare_outputs
-from converter.quantize import QuantizationReport
+from converter.quantize import QuantizationReport, calibration_samples
 from converter.spec import TensorSpec
 from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
 
@@ -54,7 +54,10 @@ class ConvertOptions:
     quantize_weights: tuple[str, ...] | None = None  # tfjs: weight name patterns; None: all
     quantize_samples: int = 32  # generated inputs the cost of quantization is measured on
     calibration: dict[str, np.ndarray] | None = None  # real inputs to measure on instead
-    max_accuracy_drop: float | None = None  # fail when top-1 agreement drops more than this
+    eval_data: dict[str, np.ndarray] | None = None  # labelled inputs (y) for real accuracy
+    # Fail when top-1 agreement with the source drops more than this; with eval_data,
+    # when top-1 accuracy on it drops more than this (0.02: two points).
+    max_accuracy_drop: float | None = None
     overwrite: bool = True
 
 
@@ -90,7 +93,8 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
         lap("load")
     target_name = options.target or DEFAULT_TARGET[loaded.format]
     target = get_target(target_name)
-    quantize.check_mode(target_name, options.quantize)
+    quantize.check_mode(target_name, options.quantize,
+                        calibrated=options.calibration is not None)
     out = Path(out_dir)
     with staged_output(out, overwrite=options.overwrite) as stage:
         say(f"converting {loaded.format} to {target_name}"
@@ -98,7 +102,7 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
         _check_shape_names(loaded, options.input_shapes)
         web: WebModel = target.convert(loaded, stage, TargetOptions(
             options.batch, options.shard_bytes, dict(options.input_shapes), options.quantize,
-            options.quantize_weights))
+            options.quantize_weights, calibration=options.calibration))
         lap("convert")
         _check_names(loaded, web)
         feeds = reference.golden_inputs(web.inputs, seed=options.seed)
@@ -132,6 +136,14 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
                 f"{options.quantize_samples} inputs")
             report = _measure(loaded, web, native, options, task == "classification",
                               sum(f.size for f in files))
+        evaluation = None
+        if options.eval_data is not None:
+            say("measuring top-1 accuracy of the source and the web model on the --eval data")
+            evaluation = evaluate.evaluate(
+                options.eval_data, web.inputs, web.outputs,
+                source=lambda f: reference.run_source(loaded, f),
+                converted=native_runner(web.runtime, stage / web.entry).run)
+            evaluate.check_drop(evaluation, options.max_accuracy_drop, options.quantize)
         lap("reference")
         manifest = Manifest(
             name=loaded.name,
@@ -146,6 +158,7 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
             preprocess=None if options.features else _preprocess(web.inputs, options),
             features=_features(web.inputs, options.features),
             quantization=report,
+            evaluation=evaluation,
             provenance=_provenance(loaded),
         )
         write_manifest(manifest, stage)
@@ -183,7 +196,8 @@ def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: C
         options.quantize or "", {n: np.stack([a[n] for a, _ in runs]) for n in names},
         {n: np.stack([b[n] for _, b in runs]) for n in names}, classifier=classifier,
         samples=count, size=size, float32_size=web.float32_bytes)
-    if options.max_accuracy_drop is not None:
+    if options.max_accuracy_drop is not None and options.eval_data is None:
+        # With --eval the guard is the real accuracy drop, checked by convert_model.
         if report.top1_agreement is None:
             raise UnsupportedModelError("--max-accuracy-drop needs a classifier (it compares "
                                         "top classes)", "use --task classification or drop it")
@@ -196,39 +210,6 @@ def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: C
                 "try float16, quantize fewer weights with --quantize-weights, or convert "
                 "without --quantize")
     return report
-
-
-def calibration_samples(data: dict[str, np.ndarray],
-                        inputs: tuple[TensorSpec, ...]) -> list[dict[str, np.ndarray]]:
-    """Split calibration arrays (one per input, samples on the first axis) into feeds.
-
-    A file with a single array named ``x`` serves a single-input model.
-    """
-    if len(inputs) == 1 and set(data) == {"x"}:
-        data = {inputs[0].name: data["x"]}
-    missing = [t.name for t in inputs if t.name not in data]
-    if missing:
-        raise UnsupportedModelError(
-            f"the calibration data has no array for input {', '.join(missing)} "
-            f"(it has {', '.join(sorted(data)) or 'none'})",
-            "save one array per input name, samples first: np.savez(path, NAME=array)")
-    counts = set()
-    for spec in inputs:
-        want = tuple(int(d) for d in spec.shape[1:])  # type: ignore[arg-type]
-        got = data[spec.name].shape
-        if got[1:] != want:
-            raise UnsupportedModelError(
-                f"the calibration array for {spec.name!r} has shape {list(got)}, but the input "
-                f"takes [samples, {', '.join(map(str, want))}]",
-                "put the samples on the first axis and keep the input's other dimensions")
-        counts.add(got[0])
-    if len(counts) != 1 or 0 in counts:
-        raise UnsupportedModelError("the calibration arrays hold different or zero numbers of "
-                                    "samples", "give every input the same number of samples")
-    batch = int(inputs[0].shape[0])  # type: ignore[arg-type]
-    total = counts.pop() // batch * batch
-    return [{t.name: data[t.name][i:i + batch].astype(t.dtype) for t in inputs}
-            for i in range(0, total, batch)]
 
 
 def _check_shape_names(loaded: LoadedModel, shapes: dict[str, tuple[int, ...]]) -> None:

@@ -91,19 +91,30 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      "divide by after subtracting the mean."),
         click.option("--invert", is_flag=True, default=False,
                      help="Image preprocessing: invert pixels (dark ink on light paper)."),
-        click.option("--quantize", type=click.Choice(["float16", "uint8", "uint16"]), default=None,
-                     help="Quantize weights: float16, uint8 or uint16 for tfjs; float16 or uint8 "
-                          "(dynamic) for onnx. The cost is measured and printed."),
+        click.option("--quantize", default=None,
+                     type=click.Choice(["float16", "uint8", "uint16", "int8", "int4"]),
+                     help="Quantize: float16, uint8 or uint16 weights for tfjs (smaller download, "
+                          "same compute). For onnx: float16; uint8 (dynamic, MatMul/Gemm-heavy "
+                          "models); int8 (static QDQ from --calibration data, CNNs); int4 "
+                          "(4-bit MatMul weights, MatMul-heavy models). The cost is measured "
+                          "against the float32 source and printed."),
         click.option("--quantize-weights", default=None, metavar="PATTERNS",
                      help="tfjs: quantize only the weights matching these comma-separated "
                           "patterns (e.g. 'conv*/kernel'); default all."),
         click.option("--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help=".npz of real inputs (one array per input name, samples "
                      "first; or one array x) to measure quantization on, instead of generated "
-                     "ones."),
+                     "ones; int8 calibrates its activation ranges on them."),
+        click.option("--eval", "eval_file", default=None,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help=".npz of labelled inputs: x (or one array per input name) and y "
+                          "(class labels, or one-hot). Convert measures the top-1 accuracy of "
+                          "the source and of the converted (quantized) model, and prints both."),
         click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=None,
                      help="Fail when quantization changes the top class on more than this "
-                          "fraction of the measured inputs (classifiers)."),
+                          "fraction of the measured inputs (classifiers). With --eval: when "
+                          "top-1 accuracy on the labelled data drops by more than this "
+                          "(0.02 = 2 points)."),
         click.option("--atol", type=float, default=None,
                      help="Absolute tolerance of the golden check. Default 1e-4."),
         click.option("--rtol", type=float, default=None,
@@ -132,7 +143,7 @@ def _make_convert_options(target: str | None, batch: int | None,
                           task: str | None, features: Path | None, image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, quantize: str | None, quantize_weights: str | None,
-                          calibration: Path | None,
+                          calibration: Path | None, eval_file: Path | None,
                           max_accuracy_drop: float | None, atol: float | None,
                           rtol: float | None) -> Any:
     from converter.manifest import read_features
@@ -154,29 +165,52 @@ def _make_convert_options(target: str | None, batch: int | None,
     if features is not None:
         given["features"] = read_features(features)
     if calibration is not None:
-        try:
-            with np.load(calibration) as arrays:
-                given["calibration"] = {name: arrays[name] for name in arrays.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise UnsupportedModelError(f"cannot read the calibration file {calibration}: {exc}",
-                                        "write it with np.savez(path, NAME=array)") from exc
+        given["calibration"] = _arrays(calibration, "calibration")
+    if eval_file is not None:
+        given["eval_data"] = _arrays(eval_file, "eval")
     # Flags left unset keep the library's defaults.
     return ConvertOptions(**{k: v for k, v in given.items() if v is not None})
+
+
+def _arrays(path: Path, what: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise UnsupportedModelError(f"cannot read the {what} file {path}: {exc}",
+                                    "write it with np.savez(path, NAME=array)") from exc
 
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _quantization_table(report: Any) -> str:
-    agreement = (f"{report.top1_agreement:.1%}" if report.top1_agreement is not None else "-")
-    rows = [("quantization", "size MB", "float32 MB", "max abs error", "top-1 agreement",
-             "inputs"),
-            (report.mode, f"{report.size_bytes / 1e6:.3f}",
-             f"{report.float32_size_bytes / 1e6:.3f}", f"{report.max_abs_error:.3g}", agreement,
-             str(report.samples))]
+def _quantization_table(manifest: Any) -> str:
+    """What quantizing cost against float32; with --eval, a row each with real accuracy."""
     from webapp.table import text_table
 
+    report, evaluation = manifest.quantization, manifest.evaluation
+    if evaluation is None:
+        agreement = f"{report.top1_agreement:.1%}" if report.top1_agreement is not None else "-"
+        rows = [("quantization", "size MB", "float32 MB", "max abs error", "top-1 agreement",
+                 "inputs"),
+                (report.mode, f"{report.size_bytes / 1e6:.3f}",
+                 f"{report.float32_size_bytes / 1e6:.3f}", f"{report.max_abs_error:.3g}",
+                 agreement, str(report.samples))]
+        return "\n".join(text_table(rows, rule=False))
+    accuracy = f"accuracy ({evaluation.samples} labelled)"
+    if report is None:
+        size = sum(f.size for f in manifest.files)
+        rows = [("model", "size MB", accuracy),
+                ("source", "-", f"{evaluation.source_accuracy:.1%}"),
+                (manifest.runtime, f"{size / 1e6:.3f}", f"{evaluation.accuracy:.1%}")]
+    else:
+        agreement = f"{report.top1_agreement:.1%}" if report.top1_agreement is not None else "-"
+        rows = [("model", "size MB", "max abs error", "top-1 agreement", "inputs", accuracy),
+                ("float32", f"{report.float32_size_bytes / 1e6:.3f}", "-", "-", "-",
+                 f"{evaluation.source_accuracy:.1%}"),
+                (report.mode, f"{report.size_bytes / 1e6:.3f}", f"{report.max_abs_error:.3g}",
+                 agreement, str(report.samples), f"{evaluation.accuracy:.1%}")]
     return "\n".join(text_table(rows, rule=False))
 
 
@@ -209,8 +243,8 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
         if result.native_check is not None:
             click.echo(f"native check ({manifest.golden.source}): max abs error "
                        f"{result.native_check.max_abs:.2e} vs the source model")
-        if manifest.quantization is not None:
-            click.echo(_quantization_table(manifest.quantization))
+        if manifest.quantization is not None or manifest.evaluation is not None:
+            click.echo(_quantization_table(manifest))
 
 
 @cli.command()

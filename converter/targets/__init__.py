@@ -10,6 +10,8 @@ import importlib
 from dataclasses import dataclass, field
 from types import ModuleType
 
+import numpy as np
+
 from converter.errors import UnsupportedModelError
 from converter.spec import TensorSpec
 
@@ -31,6 +33,7 @@ class TargetOptions:
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     quantize: str | None = None  # a mode of converter.quantize.MODES[target]
     quantize_weights: tuple[str, ...] | None = None  # tfjs: weight name patterns; None: all
+    calibration: dict[str, np.ndarray] | None = None  # onnx int8: real inputs, samples first
 
 
 @dataclass(frozen=True)

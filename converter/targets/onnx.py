@@ -35,7 +35,7 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
     float32_bytes = model.ByteSize()
     inputs, outputs = _graph_inputs(model), tuple(onnx_tensor_spec(v) for v in model.graph.output)
     if options.quantize:
-        model = quantize.quantize_onnx(model, options.quantize)
+        model = quantize.quantize_onnx(model, options.quantize, calibration=options.calibration)
     onnx.save(model, str(out_dir / ENTRY))
     return WebModel(RUNTIME, ENTRY, inputs, outputs, float32_bytes)
 

@@ -7,6 +7,7 @@ import pytest
 from converter.errors import ManifestError
 from converter.manifest import (
     SCHEMA_VERSION,
+    Evaluation,
     Golden,
     ImagePreprocess,
     Manifest,
@@ -17,6 +18,7 @@ from converter.manifest import (
     read_manifest,
     write_manifest,
 )
+from converter.quantize import QuantizationReport
 from converter.spec import TensorSpec
 
 
@@ -90,3 +92,21 @@ def test_missing_and_invalid_manifest_files(tmp_path: Path) -> None:
     (tmp_path / "webml.json").write_text("{not json")
     with pytest.raises(ManifestError, match="not valid JSON"):
         read_manifest(tmp_path)
+
+
+def test_quantization_and_evaluation_round_trip(tmp_path: Path) -> None:
+    report = QuantizationReport("int8", 8459, 21550, 0.0109, 1.0, 100)
+    evaluation = Evaluation(450, 0.9711, 0.9689)
+    write_manifest(make_manifest(quantization=report, evaluation=evaluation), tmp_path)
+    back = read_manifest(tmp_path)
+    assert back.quantization == report and back.evaluation == evaluation
+    data = json.loads((tmp_path / "webml.json").read_text())
+    assert data["evaluation"] == {"samples": 450, "sourceAccuracy": 0.9711, "accuracy": 0.9689}
+    assert evaluation.drop == pytest.approx(0.0022)
+
+
+def test_a_manifest_without_evaluation_reads_as_none() -> None:
+    data = make_manifest().to_json()
+    assert data["evaluation"] is None
+    del data["evaluation"]  # written before --eval existed
+    assert Manifest.from_json(data).evaluation is None
