@@ -1,8 +1,8 @@
 """Take the README's screenshot: the digits example's page after drawing a 7.
 
-Run it after ./scripts/demo (which trains the example's model):
+Run it after ./scripts/demo, which builds the digits site:
 
-    .venv/bin/python scripts/screenshot.py                   # digits site -> docs/screenshot.png
+    .venv/bin/python scripts/screenshot.py                   # the digits site, docs/screenshot.png
     .venv/bin/python scripts/screenshot.py SITE -o shot.png  # any built site
 
 The page runs in headless Chromium, served by webml's own server, as a visitor
@@ -14,30 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DIGITS = ROOT / "examples" / "digits"
+DIGITS_SITE = ROOT / "examples" / "digits" / "site"
 # A 7: a bar across the top, then a diagonal down, in fractions of the canvas.
 SEVEN = (((0.25, 0.22), (0.75, 0.22)), ((0.75, 0.22), (0.42, 0.85)))
 VIEWPORT = {"width": 900, "height": 900}
-
-
-def build_digits(out: Path) -> Path:
-    """Build the digits example's site (what ./scripts/demo serves) into ``out``."""
-    from converter.errors import UnsupportedModelError
-    from converter.pipeline import ConvertOptions
-    from webapp.build import BuildOptions, build_site
-
-    if not (DIGITS / "digits.keras").is_file():
-        raise UnsupportedModelError("the digits example is not trained yet",
-                                    "run ./scripts/demo, or .venv/bin/python "
-                                    "examples/digits/train.py")
-    labels = tuple((DIGITS / "labels.txt").read_text(encoding="utf-8").split())
-    options = BuildOptions(convert=ConvertOptions(labels=labels))
-    return build_site(DIGITS / "digits.keras", out, options).out_dir
 
 
 def screenshot(site: Path, png: Path, *, browser: Path | None = None) -> Path:
@@ -83,22 +67,20 @@ def _shrink(png: Path) -> None:
 
 
 def main() -> None:
-    """Parse the arguments, build the digits site if no site is given, take the screenshot."""
+    """Parse the arguments and take the screenshot."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("site", nargs="?", type=Path,
-                        help="a built site (default: build the digits example)")
+    parser.add_argument("site", nargs="?", type=Path, default=DIGITS_SITE,
+                        help="a built site (default: the digits example's)")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--browser", type=Path, default=None, help="Chromium binary")
     args = parser.parse_args()
+    if not (args.site / "webml.json").is_file():
+        sys.exit(f"error: {args.site} is not a built site (build the digits example with "
+                 "./scripts/demo first, or pass a site made by `webml build`)")
     from converter.errors import WebmlError
 
     try:
-        if args.site is not None:
-            png = screenshot(args.site, args.output, browser=args.browser)
-        else:
-            with tempfile.TemporaryDirectory(prefix="webml-screenshot-") as tmp:
-                site = build_digits(Path(tmp) / "site")
-                png = screenshot(site, args.output, browser=args.browser)
+        png = screenshot(args.site, args.output, browser=args.browser)
     except WebmlError as exc:
         sys.exit(f"error: {exc}")
     print(f"wrote {png} ({png.stat().st_size / 1024:.0f} KB)")
