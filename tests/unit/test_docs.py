@@ -148,3 +148,26 @@ def test_manifest_doc_names_every_field() -> None:
     missing = [f"{part}.{key}" for part, data in parts.items() for key in data
                if f"`{key}`" not in doc]
     assert not missing, f"docs/manifest.md does not describe {', '.join(missing)}: add them"
+
+
+def test_generator_documents_nested_groups_and_escapes_table_cells() -> None:
+    @click.group()
+    def tool() -> None:
+        """A tool."""
+
+    @tool.group()
+    def models() -> None:
+        """Work with models."""
+
+    @models.command(name="list")
+    @click.option("--format", type=click.Choice(["a", "b"]), default="a", help="x | y")
+    @click.option("--secret", hidden=True)
+    def list_models(format: str, secret: str | None) -> None:
+        """List the models."""
+
+    text = render(tool, error_exit=2, verify_exit=1)
+    assert [path for path, _ in walk(tool)] == ["webml models", "webml models list"]
+    assert "## webml models list\n\n    webml models list [OPTIONS]\n\nList the models." in text
+    assert "| `--format` | `a` \\| `b` | `a` | x \\| y |" in text
+    assert "Subcommands: `list`." in text
+    assert "--secret" not in text
