@@ -1,0 +1,334 @@
+"""webml inspect: what a model needs from the browser, before building a site with it.
+
+``inspect_model`` reads a model file, SavedModel folder or ``webml convert``
+folder and returns a :class:`ModelReport`: the signature, size, parameter
+count, an operator histogram of each web graph, and for each browser backend
+the operators it cannot run (the tables in :mod:`converter.ops`).
+
+For TensorFlow.js the graph that matters is the one the browser executes:
+tensorflowjs_converter rewrites the frozen TensorFlow graph (Grappler turns a
+Keras ``EinsumDense`` into ``BatchMatMulV2``, which every backend runs, while the
+frozen graph's ``Einsum`` has no wasm kernel), so inspect converts to a
+temporary folder and reads that graph. An op the converter cannot map at all is
+reported from the frozen graph instead.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converter import ops
+from converter.errors import ConversionError, UnsupportedModelError
+from converter.load import SERVING_SIGNATURE, LoadedModel, load_model
+from converter.manifest import MANIFEST_NAME, read_manifest
+from converter.ops import OpKey, Support
+from converter.spec import TensorSpec
+
+Progress = Callable[[str], None]
+TFJS_ENTRY = "model.json"
+
+
+@dataclass(frozen=True)
+class InspectOptions:
+    """What to inspect. ``target`` None: the web format ``convert`` would choose."""
+
+    target: str | None = None  # "tfjs", "onnx" or "all"
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # for --to onnx
+
+
+@dataclass(frozen=True)
+class BackendReport:
+    """How one browser backend would run a graph."""
+
+    backend: str
+    unsupported: tuple[str, ...]  # operators it cannot run: the model does not load there
+    fallback: tuple[str, ...] = ()  # operators it runs on the CPU instead (onnxruntime webgpu)
+    unknown: tuple[str, ...] = ()  # operators the tables do not cover
+
+    @property
+    def runs(self) -> bool:
+        return not self.unsupported
+
+
+@dataclass(frozen=True)
+class GraphReport:
+    """One web graph of the model: its operators, and what each backend makes of them."""
+
+    runtime: str  # "tfjs" or "onnx", as in the manifest
+    runtime_version: str  # of the browser runtime the tables describe
+    graph: str  # which graph was read
+    ops: tuple[tuple[str, int], ...]  # operator and node count, most used first
+    backends: tuple[BackendReport, ...]
+    opsets: dict[str, int] = field(default_factory=dict)  # ONNX: domain ("" default) -> version
+    not_convertible: tuple[str, ...] = ()  # tfjs: ops tensorflowjs_converter cannot map
+
+    @property
+    def runs(self) -> bool:
+        """Whether some backend runs this graph (the page falls back to it)."""
+        return not self.not_convertible and any(b.runs for b in self.backends)
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What ``webml inspect`` prints."""
+
+    source: str
+    format: str  # keras, h5, saved_model, onnx, or webml (a `webml convert` folder)
+    size_bytes: int
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    parameters: int
+    trainable_parameters: int | None  # Keras and SavedModel sources only
+    layers: tuple[tuple[str, int], ...]  # Keras layer types and counts
+    graphs: tuple[GraphReport, ...]
+
+    @property
+    def runs(self) -> bool:
+        """Whether every inspected graph runs on at least one browser backend."""
+        return all(g.runs for g in self.graphs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "format": self.format, "sizeBytes": self.size_bytes,
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+            "parameters": self.parameters, "trainableParameters": self.trainable_parameters,
+            "layers": dict(self.layers), "runs": self.runs,
+            "graphs": [{
+                "runtime": g.runtime, "runtimeVersion": g.runtime_version, "graph": g.graph,
+                "opsets": g.opsets, "ops": dict(g.ops), "notConvertible": list(g.not_convertible),
+                "runs": g.runs,
+                "backends": {b.backend: {"runs": b.runs, "unsupported": list(b.unsupported),
+                                         "fallback": list(b.fallback), "unknown": list(b.unknown)}
+                             for b in g.backends},
+            } for g in self.graphs],
+        }
+
+
+def inspect_model(source: Path | str, options: InspectOptions = InspectOptions(), *,
+                  progress: Progress | None = None) -> ModelReport:
+    """Describe ``source`` and say which browser backends can run it, without building anything.
+
+    ``source`` is a .keras/.h5/.onnx file, a SavedModel folder or a ``webml
+    convert`` output folder. Raises the same one-line errors as ``convert`` for
+    a missing, unknown or corrupt model.
+    """
+    from converter.targets import DEFAULT_TARGET
+
+    say = progress or (lambda _message: None)
+    path = Path(source)
+    if path.is_dir() and (path / MANIFEST_NAME).is_file():
+        return _inspect_converted(path)
+    say(f"loading {path.name}")
+    loaded = load_model(path)
+    target = options.target or DEFAULT_TARGET[loaded.format]
+    if target not in (*_GRAPH_READERS, "all"):
+        raise UnsupportedModelError(f"unknown target {target!r}",
+                                    f"choose one of: {', '.join((*_GRAPH_READERS, 'all'))}")
+    targets = ("tfjs", "onnx") if target == "all" else (target,)
+    if loaded.format == "onnx" and target == "all":
+        targets = ("onnx",)  # as convert --to all: ONNX input has no TensorFlow.js graph
+    graphs = []
+    with tempfile.TemporaryDirectory(prefix="webml-inspect-") as tmp:
+        for name in targets:
+            say(f"reading the {name} graph")
+            workdir = Path(tmp) / name
+            workdir.mkdir()
+            graphs.append(_GRAPH_READERS[name](loaded, workdir, options))
+    parameters, trainable, layers = _FACTS[loaded.format](loaded.handle)
+    return ModelReport(str(path), loaded.format, _disk_bytes(path, loaded), loaded.spec.inputs,
+                       loaded.spec.outputs, parameters, trainable, layers, tuple(graphs))
+
+
+def _histogram(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+# --- ONNX (onnxruntime-web) -------------------------------------------------------------
+
+def _onnx_graph(loaded: LoadedModel, workdir: Path, options: InspectOptions) -> GraphReport:
+    import onnx
+
+    from converter.targets import TargetOptions, get_target
+
+    if loaded.format == "onnx":
+        return _ort_report(loaded.handle, {}, "the ONNX model as given")
+    web = get_target("onnx").convert(loaded, workdir, TargetOptions(
+        input_shapes=options.input_shapes))
+    entry = onnx.load(str(workdir / web.entry))
+    variants = {b: onnx.load(str(workdir / name)) for b, name in web.variants.items()}
+    return _ort_report(entry, variants, "the ONNX model `webml convert --to onnx` writes")
+
+
+def _ort_report(entry: Any, variants: dict[str, Any], graph: str) -> GraphReport:
+    """``variants``: backends that open another graph than ``entry`` (the fused one)."""
+    counts = Counter({ops.op_name(key): n for key, n in ops.onnx_operators(entry).items()})
+    backends = tuple(_split(backend, ops.model_support(variants.get(backend, entry), backend))
+                     for backend in ops.ORT_BACKENDS)
+    return GraphReport("onnx", f"onnxruntime-web {ops.ort_version()}", graph, _histogram(counts),
+                       backends, ops.onnx_opsets(entry))
+
+
+def _split(backend: str, support: dict[OpKey, Support]) -> BackendReport:
+    def named(kind: Support) -> tuple[str, ...]:
+        return tuple(sorted(ops.op_name(key) for key, s in support.items() if s is kind))
+
+    return BackendReport(backend, named(Support.NONE), named(Support.FALLBACK),
+                         named(Support.UNKNOWN))
+
+
+# --- TensorFlow.js -----------------------------------------------------------------------
+
+def _tfjs_graph(loaded: LoadedModel, workdir: Path, options: InspectOptions) -> GraphReport:
+    from converter.savedmodel import saved_model_for
+
+    saved_model = saved_model_for(loaded, workdir)
+    frozen = _frozen_ops(saved_model)
+    refused = tuple(sorted(set(frozen) - ops.tfjs_converter_ops()))
+    if refused:
+        backends = tuple(BackendReport(b, refused) for b in ops.TFJS_BACKENDS)
+        return GraphReport("tfjs", f"TensorFlow.js {ops.tfjs_version()}",
+                           "the frozen TensorFlow graph (tensorflowjs_converter refuses it)",
+                           _histogram(frozen), backends, not_convertible=refused)
+    out = workdir / "tfjs"
+    _convert_to_tfjs(saved_model, out)
+    return _tfjs_report(out / TFJS_ENTRY, "the TensorFlow.js graph `webml convert` writes")
+
+
+def _frozen_ops(saved_model: Path) -> Counter[str]:
+    """The ops of the serving function frozen as tensorflowjs_converter freezes it, before
+    it checks them against its op list (functions of control flow included)."""
+    from converter import _tf
+    from converter.quiet import captured_output
+
+    tf = _tf.tensorflow()
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    with captured_output():
+        loaded = tf.saved_model.load(str(saved_model))  # keeps the function's variables alive
+        function = loaded.signatures[SERVING_SIGNATURE]
+        graph_def = convert_variables_to_constants_v2(
+            function, lower_control_flow=True, aggressive_inlining=True).graph.as_graph_def()
+    nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
+    return Counter(node.op for node in nodes)
+
+
+def _convert_to_tfjs(saved_model: Path, out: Path) -> None:
+    from converter import _tf
+    from converter.quiet import captured_output
+
+    converter = _tf.tfjs_saved_model_converter()
+    try:
+        with captured_output():
+            converter.convert_tf_saved_model(str(saved_model), str(out),
+                                             signature_def=SERVING_SIGNATURE,
+                                             saved_model_tags="serve")
+    except Exception as exc:  # the converter raises ValueError, KeyError, ...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConversionError(f"tensorflowjs could not convert the model: {first[:300]}",
+                              "try --to onnx") from exc
+
+
+def _tfjs_report(model_json: Path, graph: str) -> GraphReport:
+    topology = json.loads(model_json.read_text(encoding="utf-8"))["modelTopology"]
+    functions = topology.get("library", {}).get("function", [])
+    nodes = [*topology.get("node", []), *(n for f in functions for n in f.get("nodeDef", []))]
+    counts = Counter(str(node["op"]) for node in nodes)
+    backends = tuple(
+        BackendReport(b, tuple(sorted(op for op in counts
+                                      if ops.tfjs_support(b, op) is Support.NONE)))
+        for b in ops.TFJS_BACKENDS)
+    return GraphReport("tfjs", f"TensorFlow.js {ops.tfjs_version()}", graph, _histogram(counts),
+                       backends)
+
+
+_GRAPH_READERS: dict[str, Callable[[LoadedModel, Path, InspectOptions], GraphReport]] = {
+    "tfjs": _tfjs_graph,
+    "onnx": _onnx_graph,
+}
+
+
+# --- sizes, parameters and layers ----------------------------------------------------------
+
+Facts = tuple[int, int | None, tuple[tuple[str, int], ...]]
+
+
+def _keras_facts(model: Any) -> Facts:
+    layers: Counter[str] = Counter()
+    pending = list(model.layers)
+    while pending:
+        layer = pending.pop()
+        nested = getattr(layer, "layers", None)
+        if nested:  # a model used as a layer: count what it is made of
+            pending.extend(nested)
+        elif type(layer).__name__ != "InputLayer":
+            layers[type(layer).__name__] += 1
+    trainable = sum(_size(w.shape) for w in model.trainable_weights)
+    return int(model.count_params()), trainable, _histogram(layers)
+
+
+def _saved_model_facts(handle: Any) -> Facts:
+    trainable = getattr(handle, "trainable_variables", None)
+    return (sum(_size(v.shape) for v in getattr(handle, "variables", ())),
+            None if trainable is None else sum(_size(v.shape) for v in trainable), ())
+
+
+def _onnx_facts(model: Any) -> Facts:
+    return sum(_size(init.dims) for init in model.graph.initializer), None, ()
+
+
+_FACTS: dict[str, Callable[[Any], Facts]] = {
+    "keras": _keras_facts, "h5": _keras_facts, "saved_model": _saved_model_facts,
+    "onnx": _onnx_facts,
+}
+
+
+def _size(shape: Iterable[Any]) -> int:
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    return count
+
+
+def _disk_bytes(path: Path, loaded: LoadedModel | None = None) -> int:
+    """Bytes on disk: the file, every file of a folder, and an ONNX model's external data."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    size = path.stat().st_size
+    if loaded is not None and loaded.format == "onnx" and loaded.handle.ByteSize() > size:
+        import onnx  # the weights came from other files: add them once each
+
+        header = onnx.load(str(path), load_external_data=False)
+        names = {entry.value for init in header.graph.initializer
+                 for entry in init.external_data if entry.key == "location"}
+        size += sum((path.parent / name).stat().st_size for name in names)
+    return size
+
+
+# --- a `webml convert` folder -------------------------------------------------------------
+
+def _inspect_converted(folder: Path) -> ModelReport:
+    manifest = read_manifest(folder)
+    files = {Path(f.path).name: folder / f.path for f in manifest.files}
+    if manifest.runtime == "onnx":
+        import onnx
+
+        entry = onnx.load(str(files[manifest.entry]))
+        variants = {b: onnx.load(str(files[name])) for b, name in manifest.variants.items()}
+        graph = _ort_report(entry, variants, f"the converted ONNX model ({manifest.entry})")
+        parameters = _onnx_facts(entry)[0]
+    else:
+        model_json = files[manifest.entry]
+        graph = _tfjs_report(model_json, f"the converted TensorFlow.js graph ({manifest.entry})")
+        groups = json.loads(model_json.read_text(encoding="utf-8"))["weightsManifest"]
+        parameters = sum(_size(w["shape"]) for group in groups for w in group["weights"])
+    return ModelReport(str(folder), "webml", sum(f.size for f in manifest.files),
+                       manifest.inputs, manifest.outputs, parameters, None, (), (graph,))
