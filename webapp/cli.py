@@ -220,6 +220,37 @@ def cli() -> None:
     """Run a trained model privately in the browser: convert, build, serve, verify."""
 
 
+@cli.command(name="inspect")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--to", "target", type=click.Choice(["tfjs", "onnx", "all"]), default=None,
+              help="Which web graph to read: as for convert (Keras to ONNX runs tf2onnx, a few "
+                   "seconds more). Default: tfjs for Keras/SavedModel, onnx for ONNX.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D,D,...",
+              help="With --to onnx: fix an input's dynamic dimensions, as for convert.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the report as JSON to this file.")
+@_errors_as_one_line
+def inspect_command(source: Path, target: str | None, input_shapes: tuple[str, ...],
+                    json_path: Path | None) -> None:
+    """Show what SOURCE needs from the browser, before converting it.
+
+    SOURCE is a model file, a SavedModel folder or a `webml convert` folder. Prints
+    the inputs and outputs (dynamic dimensions marked), size, parameters, the
+    operators of each web graph and those each browser backend cannot run. Exits
+    with status 1 when no backend of a runtime can run the model.
+    """
+    from converter.inspect import InspectOptions, inspect_model
+    from webapp.inspect_text import format_inspect
+
+    report = inspect_model(source, InspectOptions(target, _shapes(input_shapes)),
+                           progress=_progress())
+    click.echo(format_inspect(report))
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    if not report.runs:
+        sys.exit(EXIT_VERIFY_FAILED)
+
+
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
