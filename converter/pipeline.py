@@ -132,8 +132,9 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
         task = _task(web, golden.outputs, options.labels, options.task)
         files = tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file())
         if options.quantize:
-            say(f"measuring the {options.quantize} model against the source on "
-                f"{options.quantize_samples} inputs")
+            measured_on = ("the --calibration inputs" if options.calibration is not None
+                           else f"{options.quantize_samples} generated inputs")
+            say(f"measuring the {options.quantize} model against the source on {measured_on}")
             report = _measure(loaded, web, native, options, task == "classification",
                               sum(f.size for f in files))
         evaluation = None

@@ -191,27 +191,33 @@ def _quantization_table(manifest: Any) -> str:
 
     report, evaluation = manifest.quantization, manifest.evaluation
     if evaluation is None:
-        agreement = f"{report.top1_agreement:.1%}" if report.top1_agreement is not None else "-"
         rows = [("quantization", "size MB", "float32 MB", "max abs error", "top-1 agreement",
                  "inputs"),
-                (report.mode, f"{report.size_bytes / 1e6:.3f}",
-                 f"{report.float32_size_bytes / 1e6:.3f}", f"{report.max_abs_error:.3g}",
-                 agreement, str(report.samples))]
-        return "\n".join(text_table(rows, rule=False))
-    accuracy = f"accuracy ({evaluation.samples} labelled)"
-    if report is None:
-        size = sum(f.size for f in manifest.files)
-        rows = [("model", "size MB", accuracy),
+                (report.mode, _mb(report.size_bytes), _mb(report.float32_size_bytes),
+                 *_cost(report))]
+    elif report is None:
+        rows = [("model", "size MB", f"accuracy ({evaluation.samples} labelled)"),
                 ("source", "-", f"{evaluation.source_accuracy:.1%}"),
-                (manifest.runtime, f"{size / 1e6:.3f}", f"{evaluation.accuracy:.1%}")]
+                (manifest.runtime, _mb(sum(f.size for f in manifest.files)),
+                 f"{evaluation.accuracy:.1%}")]
     else:
-        agreement = f"{report.top1_agreement:.1%}" if report.top1_agreement is not None else "-"
-        rows = [("model", "size MB", "max abs error", "top-1 agreement", "inputs", accuracy),
-                ("float32", f"{report.float32_size_bytes / 1e6:.3f}", "-", "-", "-",
+        rows = [("model", "size MB", "max abs error", "top-1 agreement", "inputs",
+                 f"accuracy ({evaluation.samples} labelled)"),
+                ("float32", _mb(report.float32_size_bytes), "-", "-", "-",
                  f"{evaluation.source_accuracy:.1%}"),
-                (report.mode, f"{report.size_bytes / 1e6:.3f}", f"{report.max_abs_error:.3g}",
-                 agreement, str(report.samples), f"{evaluation.accuracy:.1%}")]
+                (report.mode, _mb(report.size_bytes), *_cost(report),
+                 f"{evaluation.accuracy:.1%}")]
     return "\n".join(text_table(rows, rule=False))
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.3f}"
+
+
+def _cost(report: Any) -> tuple[str, str, str]:
+    """Max abs error, top-1 agreement and how many inputs they were measured on."""
+    agreement = f"{report.top1_agreement:.1%}" if report.top1_agreement is not None else "-"
+    return f"{report.max_abs_error:.3g}", agreement, str(report.samples)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
