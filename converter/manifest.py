@@ -218,6 +218,17 @@ class Manifest:
     provenance: dict[str, str] = field(default_factory=dict)
     vendor: Vendor | None = None
     page: tuple[ModelFile, ...] = ()  # the site's own scripts (build), checked by the page
+    # Backends that open another model file than ``entry`` (the fused ONNX graph).
+    variants: dict[str, str] = field(default_factory=dict)
+
+    def entry_for(self, backend: str) -> str:
+        """The model file that ``backend`` opens."""
+        return self.variants.get(backend, self.entry)
+
+    def files_for(self, backend: str) -> tuple[ModelFile, ...]:
+        """The model files ``backend`` downloads: all but the entries of other backends."""
+        others = {self.entry, *self.variants.values()} - {self.entry_for(backend)}
+        return tuple(f for f in self.files if f.path.rsplit("/", 1)[-1] not in others)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -225,6 +236,7 @@ class Manifest:
             "name": self.name,
             "runtime": self.runtime,
             "entry": self.entry,
+            "variants": dict(sorted(self.variants.items())),
             "files": [f.to_json() for f in self.files],
             "inputs": [t.to_json() for t in self.inputs],
             "outputs": [t.to_json() for t in self.outputs],
@@ -257,6 +269,7 @@ class Manifest:
             features = data.get("features")
             return cls(
                 name=data["name"], runtime=runtime, entry=data["entry"],
+                variants=dict(data.get("variants", {})),
                 files=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
                             for f in data["files"]),
                 inputs=tuple(TensorSpec.from_json(t) for t in data["inputs"]),

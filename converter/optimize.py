@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from converter import ops
 from converter.errors import ConversionError
 
 LEVELS = ("basic", "extended")
@@ -55,14 +56,9 @@ def optimize(model: Any, level: str) -> Any:
     return onnx.shape_inference.infer_shapes(optimized, strict_mode=False)
 
 
-def operators(model: Any) -> set[tuple[str, str]]:
-    """The (domain, op_type) pairs a graph uses, '' for the default ONNX domain."""
-    return {(node.domain or "", node.op_type) for node in model.graph.node}
-
-
 def _keep_used_opsets(model: Any) -> None:
     """Drop the opset imports onnxruntime adds for every domain it knows."""
-    used = {domain for domain, _ in operators(model)} | {""}
-    kept = [opset for opset in model.opset_import if (opset.domain or "") in used]
+    used = {domain for domain, _ in ops.onnx_operators(model)} | set(ops.DEFAULT_DOMAINS)
+    kept = [opset for opset in model.opset_import if opset.domain in used]
     del model.opset_import[:]
     model.opset_import.extend(kept)

@@ -121,10 +121,14 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
             if web.runtime == "onnx":
                 produced = reference.run_onnx(stage / web.entry, feeds)
                 check = compare_outputs(expected, produced, atol=options.atol, rtol=options.rtol)
-                if not check.ok:
+                checks = {web.entry: check} | {
+                    v: compare_outputs(expected, reference.run_onnx(stage / v, feeds),
+                                       atol=options.atol, rtol=options.rtol)
+                    for v in sorted(set(web.variants.values()))}
+                for name, bad in ((n, c) for n, c in checks.items() if not c.ok):
                     raise ConversionError(
-                        f"the converted ONNX model disagrees with the source: {check.describe()}",
-                        "report this model to webml, or try --to tfjs")
+                        f"the converted ONNX model ({name}) disagrees with the source: "
+                        f"{bad.describe()}", "report this model to webml, or try --to tfjs")
                 golden = Golden(feeds, produced, options.atol, options.rtol, "onnxruntime")
             else:
                 golden = Golden(feeds, expected, options.atol, options.rtol,
@@ -150,6 +154,7 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
             name=loaded.name,
             runtime=web.runtime,
             entry=web.entry,
+            variants=web.variants,
             files=files,
             inputs=web.inputs,
             outputs=tuple(t.with_shape(golden.outputs[t.name].shape) for t in web.outputs),

@@ -277,6 +277,10 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
         size = sum(f.size for f in manifest.files)
         click.echo(f"converted {source} -> {result.out_dir} ({manifest.runtime}, "
                    f"{size / 1e6:.2f} MB, task {manifest.task})")
+        for variant in sorted(set(manifest.variants.values())):
+            users = sorted(b for b, v in manifest.variants.items() if v == variant)
+            click.echo(f"{variant}: the graph with fused operators, for {', '.join(users)} "
+                       f"(the other backends lack some; a visitor downloads one graph)")
         if result.native_check is not None:
             click.echo(f"native check ({manifest.golden.source}): max abs error "
                        f"{result.native_check.max_abs:.2e} vs the source model")

@@ -44,6 +44,9 @@ _FINAL_EXPORT = re.compile(r"export\{([^}]*)\};?\s*(//# sourceMappingURL=\S+)?\s
 def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
     """Write the page for ``manifest`` (files in ``model_dir``) as one file, ``out``."""
     runtime = runtimes.RUNTIMES[manifest.runtime]
+    # The single file runs on wasm only: it carries that backend's model files.
+    manifest = dataclasses.replace(manifest, entry=manifest.entry_for("wasm"), variants={},
+                                   files=manifest.files_for("wasm"))
     data = {"files": {f.path: _b64(model_dir / f.path) for f in manifest.files},
             "modules": {}, "wasm": {}}
     scripts = []

@@ -45,6 +45,8 @@ class WebModel:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     float32_bytes: int  # what the model files would weigh unquantized
+    # Backends that open another file than ``entry`` (onnx: the fused graph).
+    variants: dict[str, str] = field(default_factory=dict)
 
 
 def get_target(name: str) -> ModuleType:

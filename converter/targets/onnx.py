@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from converter import _tf, quantize, tune
-from converter.errors import ConversionError
+from converter import _tf, ops, optimize, quantize, tune
+from converter.errors import ConversionError, UnsupportedModelError
 from converter.load import SERVING_SIGNATURE, LoadedModel, onnx_tensor_spec
 from converter.savedmodel import saved_model_for
 from converter.targets import TargetOptions, WebModel
@@ -19,25 +19,81 @@ RUNTIME = "onnx"
 ENTRY = "model.onnx"
 # onnxruntime-web 1.30 implements opset 17 fully on wasm; tf2onnx 1.17 defaults lower.
 OPSET = 17
+# onnxruntime-web's backends, and the file of the graph with fused operators.
+BACKENDS = ops.ORT_BACKENDS
+FUSED_ENTRY = "model.fused.onnx"
+# protobuf serializes no message of 2 GB or more: what one .onnx file can hold.
+PROTOBUF_LIMIT = 2**31 - 1
 
 
 def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebModel:
-    """Write ``out_dir/model.onnx`` for ``loaded``, tuned for the browser."""
+    """Write ``out_dir/model.onnx`` for ``loaded``, tuned and optimized for the browser.
+
+    A float32 model is optimized at onnxruntime's extended level when every
+    backend runs the fused operators that produces; otherwise ``model.onnx`` is
+    the portable (basic level) graph and ``model.fused.onnx`` goes to the
+    backends that can run it. Quantization starts from the portable graph.
+    """
     import onnx
 
     if loaded.format == "onnx":
+        check_size(loaded.handle.ByteSize(), loaded.format)
         model = onnx.ModelProto()
         model.CopyFrom(loaded.handle)
     else:
+        check_size(_weight_bytes(loaded.handle), loaded.format)
         model = _from_tensorflow(loaded)
     source_inputs = _graph_inputs(model)
     model = tune.for_web(model, source_inputs, batch=options.batch, shapes=options.input_shapes)
-    float32_bytes = model.ByteSize()
     inputs, outputs = _graph_inputs(model), tuple(onnx_tensor_spec(v) for v in model.graph.output)
+    portable = optimize.optimize(model, "basic")
+    float32_bytes = portable.ByteSize()
+    variants: dict[str, str] = {}
     if options.quantize:
-        model = quantize.quantize_onnx(model, options.quantize, calibration=options.calibration)
-    onnx.save(model, str(out_dir / ENTRY))
-    return WebModel(RUNTIME, ENTRY, inputs, outputs, float32_bytes)
+        entry = quantize.quantize_onnx(portable, options.quantize, calibration=options.calibration)
+    else:
+        fused = optimize.optimize(model, "extended")
+        able = fused_backends(portable, fused)
+        if set(able) == set(BACKENDS):
+            entry = fused
+        else:
+            entry = portable
+            if able:
+                onnx.save(fused, str(out_dir / FUSED_ENTRY))
+                variants = {backend: FUSED_ENTRY for backend in able}
+    onnx.save(entry, str(out_dir / ENTRY))
+    return WebModel(RUNTIME, ENTRY, inputs, outputs, float32_bytes, variants)
+
+
+def fused_backends(portable: Any, fused: Any) -> tuple[str, ...]:
+    """The backends whose own kernels run every operator the extended optimization added.
+
+    An operator webgpu would run on the CPU (``fallback``) or that the tables do
+    not know counts as missing: that backend gets the portable graph.
+    """
+    added = set(ops.onnx_operators(fused)) - set(ops.onnx_operators(portable))
+    opsets = ops.onnx_opsets(fused)
+    return tuple(backend for backend in BACKENDS
+                 if all(ops.onnx_support(backend, domain, op, opsets.get(domain))
+                        is ops.Support.NATIVE for domain, op in added))
+
+
+def check_size(size: int, source_format: str) -> None:
+    """Refuse a model one .onnx file cannot hold, before spending time on it."""
+    if size < PROTOBUF_LIMIT:
+        return
+    fix = ("quantize it below 2 GB first (onnxruntime.quantization), then convert that"
+           if source_format == "onnx" else "use --to tfjs, whose weights are split into shards")
+    raise UnsupportedModelError(f"the model is {size / 1e9:.1f} GB, over the 2 GB one ONNX file "
+                                "can hold (protobuf's limit)", fix)
+
+
+def _weight_bytes(model: Any) -> int:
+    """The bytes of a Keras model's or SavedModel's variables."""
+    import numpy as np
+
+    return sum(int(np.prod(tuple(v.shape))) * np.dtype(getattr(v.dtype, "name", v.dtype)).itemsize
+               for v in getattr(model, "variables", ()))
 
 
 def _graph_inputs(model: Any) -> tuple[Any, ...]:

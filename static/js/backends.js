@@ -54,11 +54,13 @@ export async function start({ adapter, manifest, backends, context, auto = false
       skipped.push({ backend, reason: missing, unavailable: true });
       continue;
     }
+    // A download that fails (a file changed on the server) stops the page: no backend can help.
+    const model = await context.modelFor(backend);
     const began = performance.now();
     const attempt = new AbortController();  // ends a load that hangs (its worker)
     let session;
     try {
-      session = await withTimeout(adapter.load({ ...context, manifest, backend, signal: attempt.signal }), timeoutMs, `loading on ${backend}`);
+      session = await withTimeout(adapter.load({ ...context, model, manifest, backend, signal: attempt.signal }), timeoutMs, `loading on ${backend}`);
       const loadMs = performance.now() - began;
       const result = await withTimeout(session.run(inputs), timeoutMs, `the first run on ${backend}`);
       const firstRunMs = performance.now() - began - loadMs;

@@ -3,7 +3,7 @@
 // `window.webml` exposes the same steps to `webml verify` and the tests.
 
 import { candidates, golden, start, withTimeout } from './backends.js';
-import { fetchVerified, isSingleFile, loadManifest } from './manifest.js';
+import { fetchVerified, isSingleFile, loadManifest, modelFiles } from './manifest.js';
 import { render } from './outputs.js';
 import { adapterFor } from './runtimes/index.js';
 import { workerAdapter } from './runtimes/remote.js';
@@ -130,7 +130,15 @@ async function boot() {
   };
   // The worker's own scripts are checked here: a worker takes no integrity attribute.
   await fetchVerified(manifest.page);
-  const model = await fetchVerified(manifest.files, onProgress);
+  // Model files are fetched for the backend being tried: a site may hold a graph
+  // for one backend and another for the rest, and a visitor downloads one.
+  const fetched = new Map();
+  const modelFor = async (backend) => {
+    const files = modelFiles(manifest, backend);
+    const missing = files.filter((f) => !fetched.has(f.path));
+    for (const [path, bytes] of await fetchVerified(missing, onProgress)) fetched.set(path, bytes);
+    return new Map(files.map((f) => [f.path, fetched.get(f.path)]));
+  };
   // From disk (--single-file) a page can start no worker of its own: it runs here.
   const adapter = isSingleFile ? await adapterFor(manifest.runtime) : workerAdapter(onProgress);
   const timeoutMs = Number(params.get('timeout')) || undefined;
@@ -140,7 +148,7 @@ async function boot() {
     backends: candidates(manifest, requested),
     auto: requested === 'auto',
     allowSoftware: params.get('software') === '1',
-    context: { model, baseUrl: document.baseURI, fetchFiles: (files) => fetchVerified(files, onProgress) },
+    context: { modelFor, baseUrl: document.baseURI, fetchFiles: (files) => fetchVerified(files, onProgress) },
     onTry: (backend) => setStatus('loading', `Starting ${backend}…`),
   });
   progress.hidden = true;

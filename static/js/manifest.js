@@ -72,11 +72,21 @@ export async function fetchVerified(files, onProgress = () => {}, baseUrl = glob
   return new Map(await Promise.all(files.map(fetchOne)));
 }
 
-/** The site path of the file the runtime opens (manifest.entry, inside the model folder). */
-export function entryPath(manifest) {
-  const file = manifest.files.find((f) => f.path === manifest.entry || f.path.endsWith(`/${manifest.entry}`));
-  if (!file) throw new Error(`the manifest lists no file ${manifest.entry}`);
+const named = (manifest, name) => manifest.files.find((f) => f.path === name || f.path.endsWith(`/${name}`));
+
+/** The site path of the file `backend` opens: manifest.entry, or its variant (the fused ONNX graph). */
+export function entryPath(manifest, backend) {
+  const name = manifest.variants?.[backend] ?? manifest.entry;
+  const file = named(manifest, name);
+  if (!file) throw new Error(`the manifest lists no file ${name}`);
   return file.path;
+}
+
+/** The model files `backend` needs: all but the entries meant for other backends. */
+export function modelFiles(manifest, backend) {
+  const mine = entryPath(manifest, backend);
+  const entries = new Set([manifest.entry, ...Object.values(manifest.variants ?? {})].map((n) => named(manifest, n)?.path));
+  return manifest.files.filter((f) => f.path === mine || !entries.has(f.path));
 }
 
 /**

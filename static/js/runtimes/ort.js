@@ -27,7 +27,7 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
     const entries = manifest.vendor.files.filter((f) => f.path === wasmPath);
     wasm.wasmBinary = (await fetchFiles(entries)).get(wasmPath);
   }
-  const session = await ort.InferenceSession.create(model.get(entryPath(manifest)), {
+  const session = await ort.InferenceSession.create(model.get(entryPath(manifest, backend)), {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
   });

@@ -29,7 +29,7 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   await tf.ready();
 
   // Build the model from the bytes already fetched and checked, not by URL.
-  const entry = entryPath(manifest);
+  const entry = entryPath(manifest, backend);
   const folder = entry.slice(0, entry.lastIndexOf('/') + 1);
   const json = JSON.parse(new TextDecoder().decode(model.get(entry)));
   const groups = json.weightsManifest || [];
