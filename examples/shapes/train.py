@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=Path, default=None,
                         help="also write one sample PNG per class into this folder")
     args = parser.parse_args(argv)
-    accuracy = train(args.output, **({"epochs": 3, "count": 1200} if args.fast else {}))
+    accuracy = train(args.output, **({"epochs": 5, "count": 1200} if args.fast else {}))
     print(f"trained shapes CNN: test accuracy {accuracy:.3f}; wrote "
           f"{args.output / 'shapes.onnx'}, labels.txt and test.npz")
     if args.samples is not None:
