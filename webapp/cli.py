@@ -238,13 +238,7 @@ def cli() -> None:
 @_errors_as_one_line
 def inspect_command(source: Path, target: str | None, input_shapes: tuple[str, ...],
                     json_path: Path | None) -> None:
-    """Show what SOURCE needs from the browser, before converting it.
-
-    SOURCE is a model file, a SavedModel folder or a `webml convert` folder. Prints
-    the inputs and outputs (dynamic dimensions marked), size, parameters, the
-    operators of each web graph and those each browser backend cannot run. Exits
-    with status 1 when no backend of a runtime can run the model.
-    """
+    """Show SOURCE's signature, size, operators and each backend's gaps (exit 1: none runs it)."""
     from converter.inspect import InspectOptions, inspect_model
     from webapp.inspect_text import format_inspect
 
