@@ -32,6 +32,8 @@ from converter.spec import TensorSpec
 
 Progress = Callable[[str], None]
 TFJS_ENTRY = "model.json"
+# Weights of these types are shapes and indices, not parameters.
+SHAPE_DTYPES = ("int32", "int64")
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,10 @@ def _saved_model_facts(handle: Any) -> Facts:
 
 
 def _onnx_facts(model: Any) -> Facts:
-    return sum(_size(init.dims) for init in model.graph.initializer), None, ()
+    from onnx import TensorProto
+
+    return (sum(_size(init.dims) for init in model.graph.initializer
+                if init.data_type not in (TensorProto.INT32, TensorProto.INT64)), None, ())
 
 
 _FACTS: dict[str, Callable[[Any], Facts]] = {
@@ -329,6 +334,7 @@ def _inspect_converted(folder: Path) -> ModelReport:
         model_json = files[manifest.entry]
         graph = _tfjs_report(model_json, f"the converted TensorFlow.js graph ({manifest.entry})")
         groups = json.loads(model_json.read_text(encoding="utf-8"))["weightsManifest"]
-        parameters = sum(_size(w["shape"]) for group in groups for w in group["weights"])
+        parameters = sum(_size(w["shape"]) for group in groups for w in group["weights"]
+                         if w["dtype"] not in SHAPE_DTYPES)
     return ModelReport(str(folder), "webml", sum(f.size for f in manifest.files),
                        manifest.inputs, manifest.outputs, parameters, None, (), (graph,))
