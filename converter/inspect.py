@@ -303,12 +303,12 @@ def _size(shape: Iterable[Any]) -> int:
     return count
 
 
-def _disk_bytes(path: Path, loaded: LoadedModel | None = None) -> int:
+def _disk_bytes(path: Path, loaded: LoadedModel) -> int:
     """Bytes on disk: the file, every file of a folder, and an ONNX model's external data."""
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     size = path.stat().st_size
-    if loaded is not None and loaded.format == "onnx" and loaded.handle.ByteSize() > size:
+    if loaded.format == "onnx" and loaded.handle.ByteSize() > size:
         import onnx  # the weights came from other files: add them once each
 
         header = onnx.load(str(path), load_external_data=False)

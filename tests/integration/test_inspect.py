@@ -67,6 +67,18 @@ def test_cli_prints_the_onnx_report_and_writes_the_same_json(tiny_onnx: Path,
     assert written["parameters"] == 36 + 4 + 1440 + 10
 
 
+def test_size_counts_external_data(tiny_onnx: Path, tmp_path: Path) -> None:
+    import onnx
+
+    onnx.save(onnx.load(str(tiny_onnx)), str(tmp_path / "big.onnx"),
+              save_as_external_data=True, location="big.weights")
+    report = inspect_model(tmp_path / "big.onnx")
+    weights = (tmp_path / "big.weights").stat().st_size
+    assert weights > 5000  # the dense layer's 1440 floats moved out
+    assert report.size_bytes == (tmp_path / "big.onnx").stat().st_size + weights
+    assert report.parameters == 1490
+
+
 def test_a_backend_gap_is_reported_and_the_others_still_pass(two_inputs_onnx: Path) -> None:
     # ReduceSum at opset 13 takes its axes as an input; webgl only knows the older form.
     result = CliRunner().invoke(cli, ["inspect", str(two_inputs_onnx)])
