@@ -125,11 +125,12 @@ def quantize_onnx(model: Any, mode: str, *,
             if mode == "int8":
                 if calibration is None:
                     raise _calibration_missing(mode)
-                _static_int8(_named(model), source, target, calibration)
+                _save_prepared(model, source)
+                _static_int8(model, source, target, calibration)
             else:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                onnx.save(model, str(source))
+                _save_prepared(model, source)
                 quantize_dynamic(str(source), str(target), weight_type=QuantType.QUInt8)
         except UnsupportedModelError:
             raise
@@ -155,7 +156,6 @@ def _static_int8(model: Any, source: Path, target: Path,
     initializers = {init.name for init in model.graph.initializer}
     inputs = tuple(onnx_tensor_spec(v) for v in model.graph.input if v.name not in initializers)
     feeds = calibration_samples(calibration, inputs)
-    onnx.save(model, str(source))
     quantize_static(
         str(source), str(target), _Feeds(feeds), quant_format=QuantFormat.QDQ,
         # Per-channel weight scales: a filter's weights keep their own range
@@ -199,6 +199,20 @@ def _float_outputs(model: Any) -> None:
     unused = [init for init in graph.initializer if init.name not in used]
     for init in unused:
         graph.initializer.remove(init)
+
+
+def _save_prepared(model: Any, path: Path) -> None:
+    """Save ``model`` as onnxruntime's quantizers want it: shapes inferred, basic fusions done.
+
+    quant_pre_process also marks the model as prepared; unprepared, the
+    quantizers print a warning to the terminal.
+    """
+    import onnx
+    from onnxruntime.quantization import quant_pre_process
+
+    raw = path.with_name(f"raw-{path.name}")
+    onnx.save(model, str(raw))
+    quant_pre_process(str(raw), str(path))
 
 
 class _Feeds:
@@ -268,17 +282,6 @@ def _gemms_as_matmuls(model: Any) -> Any:
             nodes.append(helper.make_node("Add", [product, bias], [out], name=f"{name}/Add"))
     del graph.node[:]
     graph.node.extend(nodes)
-    return copy
-
-
-def _named(model: Any) -> Any:
-    """``model``, or a copy whose unnamed nodes are named (quantize_static picks nodes by name)."""
-    if all(node.name for node in model.graph.node):
-        return model
-    copy = type(model)()
-    copy.CopyFrom(model)
-    for i, node in enumerate(copy.graph.node):
-        node.name = node.name or f"webml_node_{i}"
     return copy
 
 
