@@ -1,4 +1,4 @@
-"""The operator tables behind `webml inspect`, on hand-built ONNX graphs (no TensorFlow)."""
+"""converter.ops, the op tables behind `webml inspect`, on hand-built ONNX graphs (no TF)."""
 
 from __future__ import annotations
 
