@@ -59,8 +59,9 @@ MODES = {"tfjs": ("float16", "uint8", "uint16"), "onnx": ("float16", "uint8", "i
 NEEDS_CALIBRATION = ("int8",)
 
 # MatMulNBits quantizes a weight in blocks of this many rows along K, each with
-# its own scale. 32 is the smallest block the kernel takes: the finest scales,
-# the least error, for a few percent more bytes than 128 (onnxruntime's default).
+# its own scale. On the digits classifier of the tests, blocks of 32 had a mean
+# abs error of 0.0019 against 0.0029 with onnxruntime's default of 128, for 13%
+# more bytes (scales) in all.
 INT4_BLOCK_SIZE = 32
 
 
@@ -234,7 +235,7 @@ def _int4_weights(model: Any) -> Any:
 
     root.handlers[:], root.level = handlers, level
     copy = _gemms_as_matmuls(model)
-    if not eligible_matmuls(copy):
+    if not _eligible_matmuls(copy):
         ops = Counter(node.op_type for node in model.graph.node)
         found = ", ".join(f"{op} x{n}" for op, n in sorted(ops.items()))
         raise UnsupportedModelError(
@@ -285,7 +286,7 @@ def _gemms_as_matmuls(model: Any) -> Any:
     return copy
 
 
-def eligible_matmuls(model: Any) -> list[str]:
+def _eligible_matmuls(model: Any) -> list[str]:
     """Names (or indices) of the MatMul nodes whose weight is a constant 2-D initializer."""
     weights = {init.name: len(init.dims) for init in model.graph.initializer}
     return [node.name or str(i) for i, node in enumerate(model.graph.node)
@@ -298,8 +299,9 @@ def calibration_samples(data: dict[str, np.ndarray], inputs: tuple[TensorSpec, .
     """Split arrays (one per input, samples on the first axis) into batch-sized feeds.
 
     A file with a single array named ``x`` serves a single-input model. ``what``
-    names the file in errors (``calibration`` or ``eval``). Samples beyond the
-    last whole batch are left out.
+    names the file in errors (``calibration`` or ``eval``). A dynamic dimension
+    takes any size, a dynamic batch one sample at a time; samples beyond the last
+    whole batch are left out.
     """
     if len(inputs) == 1 and set(data) == {"x"}:
         data = {inputs[0].name: data["x"]}
@@ -311,15 +313,17 @@ def calibration_samples(data: dict[str, np.ndarray], inputs: tuple[TensorSpec, .
             "save one array per input name, samples first: np.savez(path, NAME=array)")
     counts = set()
     for spec in inputs:
-        want = tuple(int(d) for d in spec.shape[1:])  # type: ignore[arg-type]
         got = data[spec.name].shape
-        if got[1:] != want:
+        if len(got) != len(spec.shape) or any(
+                isinstance(want, int) and want != size
+                for want, size in zip(spec.shape[1:], got[1:], strict=False)):
             raise UnsupportedModelError(
                 f"the {what} array for {spec.name!r} has shape {list(got)}, but the input "
-                f"takes [samples, {', '.join(map(str, want))}]",
+                f"takes [samples, {', '.join(map(str, spec.shape[1:]))}]",
                 "put the samples on the first axis and keep the input's other dimensions")
         counts.add(got[0])
-    batch = int(inputs[0].shape[0])  # type: ignore[arg-type]
+    first = inputs[0].shape[0]
+    batch = first if isinstance(first, int) else 1
     if len(counts) != 1 or min(counts) < batch:
         raise UnsupportedModelError(f"the {what} arrays hold different numbers of samples, or "
                                     f"fewer than the batch size {batch}",

@@ -157,6 +157,30 @@ def test_static_int8_is_calibrated_fused_and_measured(tmp_path: Path, digits: Di
     assert "QLinearConv" in fused and "Conv" not in fused
 
 
+def test_int8_keeps_a_logits_output_float_and_its_weights_int8(digits: Digits) -> None:
+    import onnx
+
+    from converter.native import onnxruntime_model
+    from converter.quantize import quantize_onnx
+
+    # The digits classifier without its softmax: the last layer's Add makes the output.
+    model = onnx.load(str(digits.model))
+    del model.graph.node[-1]
+    model.graph.output[0].name = "logits"
+    quantized = quantize_onnx(model, "int8", calibration={"x": digits.train_x[:100]})
+    producer = {out: n for n in quantized.graph.node for out in n.output}
+    assert producer["logits"].op_type != "DequantizeLinear"  # no Q/DQ pair at the output
+    weights = {i.name: i for i in quantized.graph.initializer}
+    int8 = [list(i.dims) for i in weights.values() if i.data_type == onnx.TensorProto.INT8]
+    assert [512, 10] in int8 or [10, 512] in int8  # the last layer is quantized all the same
+    run = onnxruntime_model(quantized.SerializeToString()).run
+    logits = np.concatenate([run({"image": digits.test_x[i:i + 1]})["logits"]
+                             for i in range(100)])
+    # float steps, not the 256 levels of a quantized tensor
+    assert len(np.unique(logits)) > 256
+    assert np.mean(logits.argmax(axis=1) == digits.test_y[:100]) >= 0.9
+
+
 def test_int4_packs_matmul_weights_in_symmetric_blocks(tmp_path: Path, digits: Digits) -> None:
     import onnx
 
