@@ -115,6 +115,7 @@ def test_readme_setup_commands_are_the_ones_ci_runs() -> None:
 
 def test_manifest_doc_names_every_field() -> None:
     from converter.manifest import (
+        Evaluation,
         Feature,
         Golden,
         ImagePreprocess,
@@ -135,12 +136,14 @@ def test_manifest_doc_names_every_field() -> None:
             Golden({"x": array}, {"x": array}, 1e-4, 1e-3, "onnxruntime"),
             preprocess=ImagePreprocess(8, 8, 1), features=(Feature("a"),),
             quantization=QuantizationReport("uint8", 1, 4, 0.0, 1.0, 32),
+            evaluation=Evaluation(10, 0.9, 0.8), variants={"wasm": "model.fused.onnx"},
             vendor=Vendor("onnxruntime-web", "1", ("wasm",), (file,), {"wasm": ("a",)}),
             page=(file,)).to_json(),
         "file": file.to_json(), "tensor": tensor.to_json(),
         "preprocess": ImagePreprocess(8, 8, 1).to_json(), "feature": Feature("a").to_json(),
         "quantization": QuantizationReport("uint8", 1, 4, 0.0, 1.0, 32).to_json(),
         "golden": Golden({}, {}, 1e-4, 1e-3, "onnxruntime").to_json(),
+        "evaluation": Evaluation(10, 0.9, 0.8).to_json(),
         "array": encode_array(array),
         "vendor": Vendor("onnxruntime-web", "1", ("wasm",), (), {}).to_json(),
     }
