@@ -105,7 +105,8 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
             options.quantize_weights, calibration=options.calibration))
         lap("convert")
         _check_names(loaded, web)
-        feeds = reference.golden_inputs(web.inputs, seed=options.seed)
+        feeds = reference.golden_inputs(web.inputs, seed=options.seed,
+                                        features=options.features)
         check = None
         report = None
         if options.quantize:
@@ -193,7 +194,8 @@ def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: C
     if options.calibration is not None:
         samples = calibration_samples(options.calibration, web.inputs)
     else:
-        samples = [reference.golden_inputs(web.inputs, seed=QUANTIZE_SEED + i)
+        samples = [reference.golden_inputs(web.inputs, seed=QUANTIZE_SEED + i,
+                                           features=options.features)
                    for i in range(options.quantize_samples)]
     count = len(samples)
     runs = [(reference.run_source(loaded, f), native.run(f)) for f in samples]

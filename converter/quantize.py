@@ -298,12 +298,13 @@ def calibration_samples(data: dict[str, np.ndarray], inputs: tuple[TensorSpec, .
                         what: str = "calibration") -> list[dict[str, np.ndarray]]:
     """Split arrays (one per input, samples on the first axis) into batch-sized feeds.
 
-    A file with a single array named ``x`` serves a single-input model. ``what``
+    An array named ``x`` serves a single-input model (``y``, labels, is ignored
+    here, so one test.npz serves --calibration and --eval). ``what``
     names the file in errors (``calibration`` or ``eval``). A dynamic dimension
     takes any size, a dynamic batch one sample at a time; samples beyond the last
     whole batch are left out.
     """
-    if len(inputs) == 1 and set(data) == {"x"}:
+    if len(inputs) == 1 and "x" in data and inputs[0].name not in data:
         data = {inputs[0].name: data["x"]}
     missing = [t.name for t in inputs if t.name not in data]
     if missing:

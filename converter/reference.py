@@ -11,18 +11,31 @@ from typing import Any
 import numpy as np
 
 from converter.load import LoadedModel
+from converter.manifest import Feature
 from converter.spec import TensorSpec
 
 
-def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0) -> dict[str, np.ndarray]:
-    """Deterministic inputs for fully static specs: floats in [0, 1), small non-negative ints."""
+def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
+                  features: tuple[Feature, ...] | None = None) -> dict[str, np.ndarray]:
+    """Deterministic inputs for fully static specs: floats in [0, 1), small non-negative ints.
+
+    With ``features`` (a tabular model's named columns), each column is drawn
+    within its own min and max where known: values a model sees in use, not
+    [0, 1) for a column of thousands, where outputs saturate and check little.
+    """
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
     for spec in specs:
         shape = tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
         dtype = np.dtype(spec.dtype)
         if dtype.kind == "f":
-            feeds[spec.name] = rng.random(shape, dtype=np.float32).astype(dtype)
+            values = rng.random(shape, dtype=np.float32)
+            if features and len(specs) == 1 and shape[-1:] == (len(features),):
+                low = np.array([0.0 if f.min is None else f.min for f in features])
+                high = np.array([low[i] + 1 if f.max is None else f.max
+                                 for i, f in enumerate(features)])
+                values = low + values * (high - low)
+            feeds[spec.name] = values.astype(dtype)
         elif dtype.kind == "b":
             feeds[spec.name] = rng.random(shape) < 0.5
         else:

@@ -196,7 +196,7 @@ def _samples(manifest: Manifest, site: Path, count: int
         return [], f"samples skipped: {exc}"
     pairs = []
     for i in range(count):
-        feeds = golden_inputs(manifest.inputs, seed=SAMPLE_SEED + i)
+        feeds = golden_inputs(manifest.inputs, seed=SAMPLE_SEED + i, features=manifest.features)
         pairs.append((feeds, native.run(feeds)))
     return pairs, f"{count} samples checked against {native.framework}"
 

@@ -43,3 +43,16 @@ def test_golden_inputs_are_deterministic() -> None:
         assert np.array_equal(first[name], second[name])
     assert first["b"].dtype == np.int64 and first["c"].dtype == np.bool_
     assert 0 <= first["a"].min() and first["a"].max() < 1
+
+
+def test_golden_inputs_of_a_tabular_model_lie_within_each_feature_range() -> None:
+    from converter.manifest import Feature
+
+    features = (Feature("area", 140.0, 2500.0), Feature("smoothness", 0.05, 0.16),
+                Feature("unbounded"))
+    values = reference.golden_inputs((TensorSpec("x", "float32", (64, 3)),),
+                                     features=features)["x"]
+    assert values[:, 0].min() >= 140 and values[:, 0].max() <= 2500
+    assert values[:, 0].max() > 1000  # spread over the range, not [0, 1)
+    assert values[:, 1].min() >= 0.05 and values[:, 1].max() <= 0.16
+    assert values[:, 2].min() >= 0 and values[:, 2].max() < 1
