@@ -15,7 +15,7 @@ import numpy as np
 from converter import evaluate, quantize, reference
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.files import model_file, staged_output
-from converter.load import LoadedModel, load_model
+from converter.load import LoadedModel, from_keras, load_model
 from converter.manifest import Feature, Golden, ImagePreprocess, Manifest, write_manifest
 from converter.native import NativeModel, native_runner
 from converter.parity import ParityReport, compare_outputs
@@ -71,10 +71,13 @@ class ConversionResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
+def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                   options: ConvertOptions = ConvertOptions(), *,
                   progress: Progress | None = None) -> ConversionResult:
-    """Convert a model file, SavedModel folder or loaded model into ``out_dir`` for the web."""
+    """Convert a model file, SavedModel folder or loaded model into ``out_dir`` for the web.
+
+    ``source`` may also be a Keras model in memory (from a notebook).
+    """
     say = progress or (lambda _message: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -85,8 +88,8 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
         timings[stage] = now - clock
         clock = now
 
-    if isinstance(source, LoadedModel):
-        loaded = source
+    if not isinstance(source, (str, Path)):
+        loaded = _in_memory(source)
     else:
         say(f"loading {Path(source).name}")
         loaded = load_model(source)
@@ -174,11 +177,11 @@ def convert_model(source: Path | str | LoadedModel, out_dir: Path | str,
     return ConversionResult(out.resolve(), manifest, check, timings)
 
 
-def convert_all(source: Path | str | LoadedModel, out_dir: Path | str,
+def convert_all(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                 options: ConvertOptions = ConvertOptions(), *,
                 progress: Progress | None = None) -> tuple[ConversionResult, ...]:
     """Convert to every target the source can reach, into ``out_dir/<target>/``."""
-    loaded = source if isinstance(source, LoadedModel) else load_model(source)
+    loaded = load_model(source) if isinstance(source, (str, Path)) else _in_memory(source)
     targets = ("onnx",) if loaded.format == "onnx" else ("tfjs", "onnx")
     out = Path(out_dir)
     with staged_output(out, overwrite=options.overwrite) as stage:
@@ -218,6 +221,16 @@ def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: C
                 "try float16, quantize fewer weights with --quantize-weights, or convert "
                 "without --quantize")
     return report
+
+
+def _in_memory(source: Any) -> LoadedModel:
+    """A loaded model as is; a Keras model from a notebook wrapped with its signature."""
+    if isinstance(source, LoadedModel):
+        return source
+    if not (hasattr(source, "inputs") and hasattr(source, "get_config")):
+        raise UnsupportedModelError(f"cannot convert a {type(source).__name__}",
+                                    "pass a model path, or a Keras model in memory")
+    return from_keras(source)
 
 
 def _check_shape_names(loaded: LoadedModel, shapes: dict[str, tuple[int, ...]]) -> None:

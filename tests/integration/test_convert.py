@@ -138,3 +138,20 @@ def test_keras_2_h5_converts(tmp_path: Path, target: str) -> None:
     expected = model(result.manifest.golden.inputs["features"]).numpy()
     (output,) = result.manifest.golden.outputs.values()
     assert np.allclose(output, expected, atol=1e-6)
+
+
+def test_a_keras_model_in_memory_converts_to_both_targets(tmp_path: Path,
+                                                          keras_files: dict[str, Path]) -> None:
+    from converter import _tf
+    from converter.pipeline import convert_all
+
+    model = _tf.keras().saving.load_model(keras_files["keras"])
+    results = convert_all(model, tmp_path / "out")
+    assert [r.manifest.runtime for r in results] == ["tfjs", "onnx"]
+    assert results[0].manifest.provenance["source"] == "(in memory)"
+    feeds = results[1].manifest.golden.inputs
+    want = model(feeds["pixels"]).numpy()
+    np.testing.assert_allclose(next(iter(results[1].manifest.golden.outputs.values())), want,
+                               atol=1e-5)
+    with pytest.raises(UnsupportedModelError, match="cannot convert a dict"):
+        convert_model({"not": "a model"}, tmp_path / "bad")
