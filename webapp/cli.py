@@ -280,6 +280,17 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
                        f"{result.native_check.max_abs:.2e} vs the source model")
         if manifest.quantization is not None or manifest.evaluation is not None:
             click.echo(_quantization_table(manifest))
+        for line in _backend_gaps(result.out_dir):
+            click.echo(line)
+
+
+def _backend_gaps(folder: Path) -> list[str]:
+    """One line per browser backend the converted model cannot run, from the op tables."""
+    from converter.inspect import inspect_model
+
+    return [f"note: {b.backend} cannot run this model ({', '.join(b.unsupported)}): the page "
+            f"skips it" for graph in inspect_model(folder).graphs for b in graph.backends
+            if not b.runs]
 
 
 @cli.command()

@@ -70,3 +70,24 @@ def test_a_model_over_the_protobuf_limit_is_refused_before_converting(
     assert "over the 2 GB one ONNX file can hold" in str(info.value)
     assert ("--to tfjs" in info.value.hint) == (source == "keras")
     assert not (tmp_path / "out").exists()
+
+
+def test_convert_names_a_backend_that_cannot_run_the_model(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from onnx import TensorProto, helper, numpy_helper
+
+    from webapp.cli import cli
+
+    # ReduceSum from opset 13 takes its axes as an input: onnxruntime-web's WebGL stops at 12.
+    axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)], "sum",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])], [axes])
+    source = tmp_path / "sum.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                                ir_version=8), str(source))
+    result = CliRunner().invoke(cli, ["convert", str(source), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert notes == ["note: webgl cannot run this model (ReduceSum): the page skips it"]
