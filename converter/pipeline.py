@@ -150,7 +150,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             say("measuring top-1 accuracy of the source and the web model on the --eval data")
             evaluation = evaluate.evaluate(
                 options.eval_data, web.inputs, web.outputs,
-                source=lambda f: reference.run_source(loaded, f),
+                source=reference.source_runner(loaded),
                 converted=native_runner(web.runtime, stage / web.entry).run)
             evaluate.check_drop(evaluation, options.max_accuracy_drop, options.quantize)
         lap("reference")
@@ -201,7 +201,8 @@ def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: C
                                            features=options.features)
                    for i in range(options.quantize_samples)]
     count = len(samples)
-    runs = [(reference.run_source(loaded, f), native.run(f)) for f in samples]
+    source = reference.source_runner(loaded)
+    runs = [(source(f), native.run(f)) for f in samples]
     names = [t.name for t in web.outputs]
     report = quantize.measure(
         options.quantize or "", {n: np.stack([a[n] for a, _ in runs]) for n in names},

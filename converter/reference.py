@@ -5,6 +5,7 @@ The page and ``webml verify`` compare what the browser computes with these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,16 @@ def run_source(loaded: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, n
     if loaded.format == "saved_model":
         return _run_saved_model(loaded.handle, feeds)
     return _run_keras(loaded.handle, loaded.spec.inputs, feeds)
+
+
+def source_runner(loaded: LoadedModel) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """:func:`run_source` for many inputs: an ONNX source opens one onnxruntime session."""
+    if loaded.format != "onnx":
+        return lambda feeds: run_source(loaded, feeds)
+    from converter.native import onnxruntime_model
+
+    session = onnxruntime_model(loaded.handle.SerializeToString())
+    return lambda feeds: {name: np.asarray(value) for name, value in session.run(feeds).items()}
 
 
 def source_framework(loaded: LoadedModel) -> str:

@@ -278,10 +278,10 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
         if result.native_check is not None:
             click.echo(f"native check ({manifest.golden.source}): max abs error "
                        f"{result.native_check.max_abs:.2e} vs the source model")
-        if manifest.quantization is not None or manifest.evaluation is not None:
-            click.echo(_quantization_table(manifest))
         for line in _backend_gaps(result.out_dir):
             click.echo(line)
+        if manifest.quantization is not None or manifest.evaluation is not None:
+            click.echo(_quantization_table(manifest))
 
 
 def _backend_gaps(folder: Path) -> list[str]:
