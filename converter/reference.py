@@ -21,8 +21,10 @@ def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
     """Deterministic inputs for fully static specs: floats in [0, 1), small non-negative ints.
 
     With ``features`` (a tabular model's named columns), each column is drawn
-    within its own min and max where known: values a model sees in use, not
-    [0, 1) for a column of thousands, where outputs saturate and check little.
+    around its default (else the middle of its range) over half its min-max
+    range: independent draws over whole ranges, like [0, 1) for a column of
+    thousands, make combinations no real row has, on which a classifier's
+    outputs saturate and a parity check sees nothing.
     """
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
@@ -32,16 +34,27 @@ def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
         if dtype.kind == "f":
             values = rng.random(shape, dtype=np.float32)
             if features and len(specs) == 1 and shape[-1:] == (len(features),):
-                low = np.array([0.0 if f.min is None else f.min for f in features])
-                high = np.array([low[i] + 1 if f.max is None else f.max
-                                 for i, f in enumerate(features)])
-                values = low + values * (high - low)
+                values = _around_defaults(values, features)
             feeds[spec.name] = values.astype(dtype)
         elif dtype.kind == "b":
             feeds[spec.name] = rng.random(shape) < 0.5
         else:
             feeds[spec.name] = rng.integers(0, 10, size=shape).astype(dtype)
     return feeds
+
+
+def _around_defaults(unit: np.ndarray, features: tuple[Feature, ...]) -> np.ndarray:
+    """Map [0, 1) draws per column to its default +- a quarter of its range, within range."""
+    columns = []
+    for i, f in enumerate(features):
+        if f.min is None or f.max is None:
+            center, width = (0.5 if f.default is None else f.default), 1.0
+            low, high = -np.inf, np.inf
+        else:
+            center = (f.min + f.max) / 2 if f.default is None else f.default
+            width, low, high = (f.max - f.min) / 2, f.min, f.max
+        columns.append(np.clip(center + (unit[..., i] - 0.5) * width, low, high))
+    return np.stack(columns, axis=-1)
 
 
 def run_source(loaded: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

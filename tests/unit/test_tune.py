@@ -45,14 +45,15 @@ def test_golden_inputs_are_deterministic() -> None:
     assert 0 <= first["a"].min() and first["a"].max() < 1
 
 
-def test_golden_inputs_of_a_tabular_model_lie_within_each_feature_range() -> None:
+def test_golden_inputs_of_a_tabular_model_lie_around_each_feature_default() -> None:
     from converter.manifest import Feature
 
-    features = (Feature("area", 140.0, 2500.0), Feature("smoothness", 0.05, 0.16),
+    features = (Feature("area", 140.0, 2500.0, 550.0), Feature("smoothness", 0.05, 0.16),
                 Feature("unbounded"))
     values = reference.golden_inputs((TensorSpec("x", "float32", (64, 3)),),
                                      features=features)["x"]
-    assert values[:, 0].min() >= 140 and values[:, 0].max() <= 2500
-    assert values[:, 0].max() > 1000  # spread over the range, not [0, 1)
-    assert values[:, 1].min() >= 0.05 and values[:, 1].max() <= 0.16
+    # Default +- a quarter of the range, clipped to it: rows like real ones.
+    assert values[:, 0].min() >= 140 and values[:, 0].max() <= 550 + 590
+    assert values[:, 0].max() > 800 and values[:, 0].min() < 300
+    assert values[:, 1].min() >= 0.105 - 0.0275 and values[:, 1].max() <= 0.105 + 0.0275
     assert values[:, 2].min() >= 0 and values[:, 2].max() < 1
