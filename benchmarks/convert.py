@@ -101,6 +101,7 @@ def mobilenetv2(folder: Path) -> Workload:
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3),
                                            classifier_activation=None)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "mobilenetv2.keras"
     model.save(path)
     rng = np.random.default_rng(1)
