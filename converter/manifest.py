@@ -230,6 +230,10 @@ class Manifest:
         others = {self.entry, *self.variants.values()} - {self.entry_for(backend)}
         return tuple(f for f in self.files if f.path.rsplit("/", 1)[-1] not in others)
 
+    def download_bytes(self) -> int:
+        """The model bytes a visitor downloads: the larger of the backends' sets of files."""
+        return max(sum(f.size for f in self.files_for(b)) for b in ("", *self.variants))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schemaVersion": SCHEMA_VERSION,

@@ -198,7 +198,7 @@ def _quantization_table(manifest: Any) -> str:
     elif report is None:
         rows = [("model", "size MB", f"accuracy ({evaluation.samples} labelled)"),
                 ("source", "-", f"{evaluation.source_accuracy:.1%}"),
-                (manifest.runtime, _mb(sum(f.size for f in manifest.files)),
+                (manifest.runtime, _mb(manifest.download_bytes()),
                  f"{evaluation.accuracy:.1%}")]
     else:
         rows = [("model", "size MB", "max abs error", "top-1 agreement", "inputs",
@@ -268,7 +268,7 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
         results = (convert_model(source, output, options, progress=_progress()),)
     for result in results:
         manifest = result.manifest
-        size = sum(f.size for f in manifest.files)
+        size = manifest.download_bytes()
         click.echo(f"converted {source} -> {result.out_dir} ({manifest.runtime}, "
                    f"{size / 1e6:.2f} MB, task {manifest.task})")
         for variant in sorted(set(manifest.variants.values())):

@@ -110,3 +110,16 @@ def test_a_manifest_without_evaluation_reads_as_none() -> None:
     assert data["evaluation"] is None
     del data["evaluation"]  # written before --eval existed
     assert Manifest.from_json(data).evaluation is None
+
+
+def test_each_backend_gets_its_own_graph_and_downloads_only_that(tmp_path: Path) -> None:
+    files = (ModelFile("model/1/model.onnx", "ab" * 32, 10),
+             ModelFile("model/1/model.fused.onnx", "cd" * 32, 8))
+    manifest = make_manifest(files=files, variants={"wasm": "model.fused.onnx"})
+    assert manifest.entry_for("wasm") == "model.fused.onnx"
+    assert manifest.entry_for("webgl") == "model.onnx"
+    assert [f.path for f in manifest.files_for("wasm")] == ["model/1/model.fused.onnx"]
+    assert [f.path for f in manifest.files_for("webgpu")] == ["model/1/model.onnx"]
+    assert manifest.download_bytes() == 10
+    write_manifest(manifest, tmp_path)
+    assert read_manifest(tmp_path).variants == {"wasm": "model.fused.onnx"}
