@@ -5,9 +5,9 @@ the same optimizer, ships a graph the browser has less to do with, and a
 smaller file (batch norms folded into convolutions, constants folded):
 
 - ``basic``: standard ONNX operators only, so every onnxruntime-web backend can
-  run it. It includes the transpose optimizer, which turns a graph exported
-  from NHWC TensorFlow (a Transpose around every Conv) into an NCHW graph with
-  a transpose only at the model's edges.
+  run it. It includes the transpose optimizer: an NHWC graph exported as is
+  (a Transpose around every Conv) runs NCHW inside, with transposes only at the
+  model's edges (tf2onnx already does this for Keras sources).
 - ``extended``: also fuses nodes into onnxruntime's own operators (FusedConv,
   FusedMatMul, Gelu, ...). The wasm backend runs all of them; WebGL and WebGPU
   only some, which is why a site may ship both graphs (see targets/onnx.py).
