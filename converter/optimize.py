@@ -50,13 +50,13 @@ def optimize(model: Any, level: str) -> Any:
                 f"onnxruntime cannot load the model to optimize it: {str(exc).splitlines()[0]}",
                 "check the model with onnx.checker, or report it to webml") from exc
         optimized = onnx.load(options.optimized_model_filepath)
-    _keep_used_opsets(optimized)
+    keep_used_opsets(optimized)
     # Nodes onnxruntime creates when fusing carry only the attributes it sets.
     tune.explicit_conv_attributes(optimized)
     return onnx.shape_inference.infer_shapes(optimized, strict_mode=False)
 
 
-def _keep_used_opsets(model: Any) -> None:
+def keep_used_opsets(model: Any) -> None:
     """Drop the opset imports onnxruntime adds for every domain it knows."""
     used = {domain for domain, _ in ops.onnx_operators(model)} | set(ops.DEFAULT_DOMAINS)
     kept = [opset for opset in model.opset_import if opset.domain in used]

@@ -97,13 +97,14 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
     say = progress or (lambda _message: None)
     manifest = read_manifest(model_dir)
     runtime = runtimes.RUNTIMES[manifest.runtime]
-    backends = options.backends or runtimes.DEFAULT_BACKENDS[manifest.runtime]
     with staged_output(out, overwrite=options.overwrite) as stage:
         say("copying the page")
         shutil.copytree(static_root(), stage, dirs_exist_ok=True)
         say(f"copying {len(manifest.files)} model files")
         folder = model_folder(manifest)
         model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
+        # After the copy, which checked every file against its sha256.
+        backends = options.backends or runnable_defaults(model_dir, say)
         say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
         vendor = _copy_runtime(runtime, backends, stage)
         page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
@@ -117,6 +118,23 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
         count, size = len(files), sum(p.stat().st_size for p in files)
     say(f"built {out} ({count} files, {size / 1e6:.1f} MB)")
     return SiteBuild(out.resolve(), site_manifest, count, size)
+
+
+def runnable_defaults(model_dir: Path, say: Progress = lambda _m: None) -> tuple[str, ...]:
+    """The runtime's default backends, less those the op tables say cannot run the model.
+
+    A backend that cannot load the model would only cost the page a failed
+    attempt, and `verify --backends all` a failure. All of them stay when the
+    tables say none runs it: the page then shows the runtime's own error.
+    """
+    from converter.inspect import inspect_model
+
+    (graph,) = inspect_model(model_dir).graphs
+    defaults = runtimes.DEFAULT_BACKENDS[graph.runtime]
+    cannot = {b.backend: b.unsupported for b in graph.backends if not b.runs}
+    for backend in (b for b in defaults if b in cannot):
+        say(f"leaving out {backend}: it cannot run {', '.join(cannot[backend])}")
+    return tuple(b for b in defaults if b not in cannot) or defaults
 
 
 def model_folder(manifest: Manifest) -> str:

@@ -288,9 +288,9 @@ def _backend_gaps(folder: Path) -> list[str]:
     """One line per browser backend the converted model cannot run, from the op tables."""
     from converter.inspect import inspect_model
 
-    return [f"note: {b.backend} cannot run this model ({', '.join(b.unsupported)}): the page "
-            f"skips it" for graph in inspect_model(folder).graphs for b in graph.backends
-            if not b.runs]
+    return [f"note: {b.backend} cannot run this model ({', '.join(b.unsupported)}): `webml "
+            f"build` leaves it out" for graph in inspect_model(folder).graphs
+            for b in graph.backends if not b.runs]
 
 
 @cli.command()
@@ -299,7 +299,8 @@ def _backend_gaps(folder: Path) -> list[str]:
               help="Folder to write the site into (replaced if it exists).")
 @click.option("--backends", default=None,
               help="Comma-separated backends to ship, in the order `auto` tries them "
-                   "(default: webgpu,webgl,wasm for onnx; webgpu,webgl,wasm,cpu for tfjs).")
+                   "(default: webgpu,webgl,wasm for onnx; webgpu,webgl,wasm,cpu for tfjs; "
+                   "less those whose operators the model uses but the backend lacks).")
 @click.option("--single-file", is_flag=True, default=False,
               help="Write one self-contained .html (give -o a .html path) that works opened "
                    "from disk, with no server: WebAssembly, one thread.")

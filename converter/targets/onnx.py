@@ -51,6 +51,7 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
     variants: dict[str, str] = {}
     if options.quantize:
         entry = quantize.quantize_onnx(portable, options.quantize, calibration=options.calibration)
+        optimize.keep_used_opsets(entry)  # the quantizers import every domain they know
     else:
         fused = optimize.optimize(model, "extended")
         able = fused_backends(portable, fused)

@@ -13,6 +13,7 @@ from converter.errors import UnsupportedModelError
 from converter.load import load_model
 from converter.reference import golden_inputs, run_onnx, run_source
 from converter.targets import onnx as onnx_target
+from webapp.build import build_site
 
 
 def test_a_keras_cnn_becomes_one_nchw_graph_with_fused_operators(
@@ -90,4 +91,7 @@ def test_convert_names_a_backend_that_cannot_run_the_model(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["convert", str(source), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
-    assert notes == ["note: webgl cannot run this model (ReduceSum): the page skips it"]
+    assert notes == ["note: webgl cannot run this model (ReduceSum): `webml build` leaves it out"]
+    site = build_site(tmp_path / "out", tmp_path / "site")
+    assert site.manifest.vendor is not None
+    assert site.manifest.vendor.backends == ("webgpu", "wasm")
