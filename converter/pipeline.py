@@ -112,6 +112,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                                         features=options.features)
         check = None
         report = None
+        native: NativeModel | None = None
+        source = reference.source_runner(loaded)  # one session for every run of an ONNX source
         if options.quantize:
             # The page runs the quantized model: the golden output is that model's,
             # computed natively; what quantizing cost is measured against the source.
@@ -121,7 +123,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                             f"{native.framework}, quantized model")
         else:
             say(f"computing the golden reference with {reference.source_framework(loaded)}")
-            expected = reference.run_source(loaded, feeds)
+            expected = source(feeds)
             if web.runtime == "onnx":
                 produced = reference.run_onnx(stage / web.entry, feeds)
                 check = compare_outputs(expected, produced, atol=options.atol, rtol=options.rtol)
@@ -143,15 +145,14 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             measured_on = ("the --calibration inputs" if options.calibration is not None
                            else f"{options.quantize_samples} generated inputs")
             say(f"measuring the {options.quantize} model against the source on {measured_on}")
-            report = _measure(loaded, web, native, options, task == "classification",
+            report = _measure(source, web, native, options, task == "classification",
                               sum(f.size for f in files))
         evaluation = None
         if options.eval_data is not None:
             say("measuring top-1 accuracy of the source and the web model on the --eval data")
-            evaluation = evaluate.evaluate(
-                options.eval_data, web.inputs, web.outputs,
-                source=reference.source_runner(loaded),
-                converted=native_runner(web.runtime, stage / web.entry).run)
+            native = native or native_runner(web.runtime, stage / web.entry)
+            evaluation = evaluate.evaluate(options.eval_data, web.inputs, web.outputs,
+                                           source=source, converted=native.run)
             evaluate.check_drop(evaluation, options.max_accuracy_drop, options.quantize)
         lap("reference")
         manifest = Manifest(
@@ -191,8 +192,9 @@ def convert_all(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                  for r, name in zip(results, targets, strict=True))
 
 
-def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: ConvertOptions,
-             classifier: bool, size: int) -> QuantizationReport:
+def _measure(source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], web: WebModel,
+             native: NativeModel, options: ConvertOptions, classifier: bool,
+             size: int) -> QuantizationReport:
     """Quantized against source outputs on generated inputs; enforce --max-accuracy-drop."""
     if options.calibration is not None:
         samples = calibration_samples(options.calibration, web.inputs)
@@ -201,7 +203,6 @@ def _measure(loaded: LoadedModel, web: WebModel, native: NativeModel, options: C
                                            features=options.features)
                    for i in range(options.quantize_samples)]
     count = len(samples)
-    source = reference.source_runner(loaded)
     runs = [(source(f), native.run(f)) for f in samples]
     names = [t.name for t in web.outputs]
     report = quantize.measure(

@@ -59,17 +59,15 @@ def _around_defaults(unit: np.ndarray, features: tuple[Feature, ...]) -> np.ndar
 
 def run_source(loaded: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run the source model in its own framework; outputs are keyed as the web model names them."""
-    if loaded.format == "onnx":
-        return run_onnx(loaded.handle, feeds)
-    if loaded.format == "saved_model":
-        return _run_saved_model(loaded.handle, feeds)
-    return _run_keras(loaded.handle, loaded.spec.inputs, feeds)
+    return source_runner(loaded)(feeds)
 
 
 def source_runner(loaded: LoadedModel) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """:func:`run_source` for many inputs: an ONNX source opens one onnxruntime session."""
+    if loaded.format == "saved_model":
+        return lambda feeds: _run_saved_model(loaded.handle, feeds)
     if loaded.format != "onnx":
-        return lambda feeds: run_source(loaded, feeds)
+        return lambda feeds: _run_keras(loaded.handle, loaded.spec.inputs, feeds)
     from converter.native import onnxruntime_model
 
     session = onnxruntime_model(loaded.handle.SerializeToString())
