@@ -148,6 +148,12 @@ def inspect_model(source: Path | str, options: InspectOptions = InspectOptions()
                        loaded.spec.outputs, parameters, trainable, layers, tuple(graphs))
 
 
+def backend_gaps(folder: Path) -> dict[str, tuple[str, ...]]:
+    """Each browser backend that cannot run a ``webml convert`` output, with what it lacks."""
+    return {b.backend: b.unsupported for graph in _inspect_converted(folder).graphs
+            for b in graph.backends if not b.runs}
+
+
 def _histogram(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 

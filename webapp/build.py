@@ -104,7 +104,7 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
         folder = model_folder(manifest)
         model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
         # After the copy, which checked every file against its sha256.
-        backends = options.backends or runnable_defaults(model_dir, say)
+        backends = options.backends or runnable_defaults(model_dir, manifest.runtime, say)
         say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
         vendor = _copy_runtime(runtime, backends, stage)
         page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
@@ -120,18 +120,18 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
     return SiteBuild(out.resolve(), site_manifest, count, size)
 
 
-def runnable_defaults(model_dir: Path, say: Progress = lambda _m: None) -> tuple[str, ...]:
+def runnable_defaults(model_dir: Path, runtime: str,
+                      say: Progress = lambda _m: None) -> tuple[str, ...]:
     """The runtime's default backends, less those the op tables say cannot run the model.
 
     A backend that cannot load the model would only cost the page a failed
     attempt, and `verify --backends all` a failure. All of them stay when the
     tables say none runs it: the page then shows the runtime's own error.
     """
-    from converter.inspect import inspect_model
+    from converter.inspect import backend_gaps
 
-    (graph,) = inspect_model(model_dir).graphs
-    defaults = runtimes.DEFAULT_BACKENDS[graph.runtime]
-    cannot = {b.backend: b.unsupported for b in graph.backends if not b.runs}
+    defaults = runtimes.DEFAULT_BACKENDS[runtime]
+    cannot = backend_gaps(model_dir)
     for backend in (b for b in defaults if b in cannot):
         say(f"leaving out {backend}: it cannot run {', '.join(cannot[backend])}")
     return tuple(b for b in defaults if b not in cannot) or defaults

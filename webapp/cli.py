@@ -286,11 +286,10 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
 
 def _backend_gaps(folder: Path) -> list[str]:
     """One line per browser backend the converted model cannot run, from the op tables."""
-    from converter.inspect import inspect_model
+    from converter.inspect import backend_gaps
 
-    return [f"note: {b.backend} cannot run this model ({', '.join(b.unsupported)}): `webml "
-            f"build` leaves it out" for graph in inspect_model(folder).graphs
-            for b in graph.backends if not b.runs]
+    return [f"note: {backend} cannot run this model ({', '.join(ops)}): `webml build` leaves "
+            f"it out" for backend, ops in backend_gaps(folder).items()]
 
 
 @cli.command()
