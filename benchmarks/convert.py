@@ -162,8 +162,8 @@ def _wasm_ms(converted: Path, runs: int) -> float | None:
     return browser[0].median_ms if browser else None
 
 
-def table(rows: list[Row]) -> list[str]:
-    """The rows as a text table."""
+def cells(rows: list[Row]) -> list[tuple[str, ...]]:
+    """A header and one line of formatted cells per row."""
     def num(value: float | None, fmt: str) -> str:
         return "-" if value is None else format(value, fmt)
 
@@ -178,17 +178,19 @@ def table(rows: list[Row]) -> list[str]:
                       num(r.wasm_ms, ".2f"), num(r.accuracy, ".3f"),
                       num(r.source_accuracy, ".3f"), num(r.agreement, ".3f"),
                       num(r.max_abs_error, ".2g")))
-    return text_table(lines)
+    return lines
+
+
+def table(rows: list[Row]) -> list[str]:
+    """The rows as a text table."""
+    return text_table(cells(rows))
 
 
 def markdown(rows: list[Row]) -> str:
     """The same table in Markdown (refusals as a footnote line each)."""
-    text = table([r for r in rows if not r.error])
-    header, _, *body = text
-    cells = [[c for c in line.split("  ") if c] for line in [header, *body]]
-    lines = ["| " + " | ".join(c.strip() for c in cells[0]) + " |",
-             "|" + "---|" * len(cells[0])]
-    lines += ["| " + " | ".join(c.strip() for c in row) + " |" for row in cells[1:]]
+    header, *body = cells([r for r in rows if not r.error])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(line) + " |" for line in body]
     lines += [f"- {r.model} {r.target} {r.quantize}: refused: {r.error}" for r in rows if r.error]
     return "\n".join(lines) + "\n"
 
