@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter import ops
-from converter.errors import ConversionError, UnsupportedModelError
+from converter import graph_model, ops
+from converter.errors import UnsupportedModelError
 from converter.load import SERVING_SIGNATURE, LoadedModel, load_model
 from converter.manifest import MANIFEST_NAME, read_manifest
 from converter.ops import OpKey, Support
@@ -134,8 +134,8 @@ def inspect_model(source: Path | str, options: InspectOptions = InspectOptions()
         raise UnsupportedModelError(f"unknown target {target!r}",
                                     f"choose one of: {', '.join((*_GRAPH_READERS, 'all'))}")
     targets = ("tfjs", "onnx") if target == "all" else (target,)
-    if loaded.format == "onnx" and target == "all":
-        targets = ("onnx",)  # as convert --to all: ONNX input has no TensorFlow.js graph
+    if loaded.format in ("onnx", "tfjs") and target == "all":
+        targets = (loaded.format,)  # as convert --to all: no road to the other web format
     graphs = []
     with tempfile.TemporaryDirectory(prefix="webml-inspect-") as tmp:
         for name in targets:
@@ -195,17 +195,21 @@ def _split(backend: str, support: dict[OpKey, Support]) -> BackendReport:
 
 def _tfjs_graph(loaded: LoadedModel, workdir: Path, options: InspectOptions) -> GraphReport:
     from converter.savedmodel import saved_model_for
+    from converter.targets import tfjs
 
+    if loaded.format == "tfjs":  # a graph model as the user brought it: the page runs it as is
+        return _tfjs_report(Path(loaded.handle), "the TensorFlow.js graph model as given")
     saved_model = saved_model_for(loaded, workdir)
     frozen = _frozen_ops(saved_model)
-    refused = tuple(sorted(set(frozen) - ops.tfjs_converter_ops()))
+    # The debug ops (Assert, ...) are stripped on conversion, as tensorflowjs_converter does.
+    refused = tuple(sorted(set(frozen) - ops.tfjs_converter_ops() - tfjs.DEBUG_OPS))
     if refused:
         backends = tuple(BackendReport(b, refused) for b in ops.TFJS_BACKENDS)
         return GraphReport("tfjs", f"TensorFlow.js {ops.tfjs_version()}",
                            "the frozen TensorFlow graph (tensorflowjs_converter refuses it)",
                            _histogram(frozen), backends, not_convertible=refused)
     out = workdir / "tfjs"
-    _convert_to_tfjs(saved_model, out)
+    tfjs.convert_saved_model(saved_model, out)
     return _tfjs_report(out / TFJS_ENTRY, "the TensorFlow.js graph `webml convert` writes")
 
 
@@ -227,22 +231,6 @@ def _frozen_ops(saved_model: Path) -> Counter[str]:
             function, lower_control_flow=True, aggressive_inlining=True).graph.as_graph_def()
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     return Counter(node.op for node in nodes)
-
-
-def _convert_to_tfjs(saved_model: Path, out: Path) -> None:
-    from converter import _tf
-    from converter.quiet import captured_output
-
-    converter = _tf.tfjs_saved_model_converter()
-    try:
-        with captured_output():
-            converter.convert_tf_saved_model(str(saved_model), str(out),
-                                             signature_def=SERVING_SIGNATURE,
-                                             saved_model_tags="serve")
-    except Exception as exc:  # the converter raises ValueError, KeyError, ...
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConversionError(f"tensorflowjs could not convert the model: {first[:300]}",
-                              "try --to onnx") from exc
 
 
 def _tfjs_report(model_json: Path, graph: str) -> GraphReport:
@@ -296,9 +284,14 @@ def _onnx_facts(model: Any) -> Facts:
                 if init.data_type not in (TensorProto.INT32, TensorProto.INT64)), None, ())
 
 
+def _graph_model_facts(model_json: Path) -> Facts:
+    graph = json.loads(model_json.read_text(encoding="utf-8"))
+    return graph_model.weight_count(graph, skip_dtypes=SHAPE_DTYPES), None, ()
+
+
 _FACTS: dict[str, Callable[[Any], Facts]] = {
     "keras": _keras_facts, "h5": _keras_facts, "saved_model": _saved_model_facts,
-    "onnx": _onnx_facts,
+    "onnx": _onnx_facts, "tfjs": _graph_model_facts,
 }
 
 
@@ -339,8 +332,6 @@ def _inspect_converted(folder: Path) -> ModelReport:
     else:
         model_json = files[manifest.entry]
         graph = _tfjs_report(model_json, f"the converted TensorFlow.js graph ({manifest.entry})")
-        groups = json.loads(model_json.read_text(encoding="utf-8"))["weightsManifest"]
-        parameters = sum(_size(w["shape"]) for group in groups for w in group["weights"]
-                         if w["dtype"] not in SHAPE_DTYPES)
+        parameters = _graph_model_facts(model_json)[0]
     return ModelReport(str(folder), "webml", sum(f.size for f in manifest.files),
                        manifest.inputs, manifest.outputs, parameters, None, (), (graph,))

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from converter import graph_model
 from converter.errors import UnsupportedModelError
 from converter.spec import Dim, ModelSpec, TensorSpec, guess_layout
 
-FORMATS = ("keras", "h5", "saved_model", "onnx")
+FORMATS = ("keras", "h5", "saved_model", "onnx", "tfjs")  # tfjs: a TensorFlow.js graph model
 SUFFIXES = {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".onnx": "onnx"}
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SERVING_SIGNATURE = "serving_default"
@@ -26,7 +27,7 @@ class LoadedModel:
     """A model loaded by its own framework, with its signature."""
 
     spec: ModelSpec
-    handle: Any  # keras.Model, a loaded SavedModel, or onnx.ModelProto
+    handle: Any  # keras.Model, a loaded SavedModel, onnx.ModelProto, or a model.json Path
     path: Path | None  # None for a model passed in memory
 
     @property
@@ -47,14 +48,21 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return "saved_model"
+        if graph_model.find_model_json(path) is not None:
+            return "tfjs"
         raise UnsupportedModelError(
-            f"{path} is a folder but not a TensorFlow SavedModel (no saved_model.pb in it)",
-            "pass a .keras, .h5 or .onnx file, or a folder written by model.export()")
+            f"{path} is a folder but not a TensorFlow SavedModel or TensorFlow.js graph model "
+            "(no saved_model.pb or model.json in it)",
+            "pass a .keras, .h5 or .onnx file, a folder written by model.export(), or a "
+            "TensorFlow.js graph model's folder")
+    if path.suffix.lower() == ".json" and graph_model.find_model_json(path) is not None:
+        return "tfjs"
     fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise UnsupportedModelError(
             f"unknown model format {path.suffix or '(no extension)'!r} for {path.name}",
-            "webml reads .keras, .h5, .onnx files and SavedModel folders")
+            "webml reads .keras, .h5, .onnx files, SavedModel folders and TensorFlow.js graph "
+            "models (model.json)")
     if fmt == "keras" and not zipfile.is_zipfile(path):
         raise UnsupportedModelError(f"{path} is not a valid .keras file (not a zip archive)",
                                     "save the model again with model.save('model.keras')")
@@ -69,7 +77,7 @@ def load_model(path: Path | str) -> LoadedModel:
     path = Path(path)
     fmt = detect_format(path)
     loader = {"keras": _load_keras, "h5": _load_keras, "saved_model": _load_saved_model,
-              "onnx": _load_onnx}[fmt]
+              "onnx": _load_onnx, "tfjs": _load_graph_model}[fmt]
     return loader(path, fmt)
 
 
@@ -147,6 +155,14 @@ def _load_saved_model(path: Path, fmt: str) -> LoadedModel:
                 f"the SavedModel input {tensor.name!r} is a string tensor, which browser "
                 "runtimes cannot take", "export a model whose inputs are numeric tensors")
     return LoadedModel(ModelSpec(inputs, outputs, fmt), loaded, path)
+
+
+def _load_graph_model(path: Path, fmt: str) -> LoadedModel:
+    """A TensorFlow.js graph model: the handle is its model.json, the path its folder."""
+    model_json = graph_model.find_model_json(path)
+    assert model_json is not None  # detect_format found it
+    spec = graph_model.signature(graph_model.read(model_json))
+    return LoadedModel(spec, model_json, model_json.parent)
 
 
 def _load_onnx(path: Path, fmt: str) -> LoadedModel:

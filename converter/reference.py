@@ -66,6 +66,10 @@ def source_runner(loaded: LoadedModel) -> Callable[[dict[str, np.ndarray]], dict
     """:func:`run_source` for many inputs: an ONNX source opens one onnxruntime session."""
     if loaded.format == "saved_model":
         return lambda feeds: _run_saved_model(loaded.handle, feeds)
+    if loaded.format == "tfjs":  # a graph model a user brought: TensorFlow runs its graph
+        from converter.native import native_runner
+
+        return native_runner("tfjs", loaded.handle).run
     if loaded.format != "onnx":
         return lambda feeds: _run_keras(loaded.handle, loaded.spec.inputs, feeds)
     from converter.native import onnxruntime_model
@@ -76,7 +80,8 @@ def source_runner(loaded: LoadedModel) -> Callable[[dict[str, np.ndarray]], dict
 
 def source_framework(loaded: LoadedModel) -> str:
     """The name of the framework :func:`run_source` uses, for the manifest."""
-    return {"onnx": "onnxruntime", "saved_model": "tensorflow"}.get(loaded.format, "keras")
+    return {"onnx": "onnxruntime", "saved_model": "tensorflow",
+            "tfjs": "tensorflow (the TensorFlow.js graph, rebuilt)"}.get(loaded.format, "keras")
 
 
 def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -22,6 +22,9 @@ def saved_model_for(loaded: LoadedModel, workdir: Path) -> Path:
     if loaded.format == "onnx":
         raise ConversionError("an ONNX model cannot be converted to TensorFlow.js",
                               "use --to onnx (onnxruntime-web runs it as it is)")
+    if loaded.format == "tfjs":
+        raise ConversionError("a TensorFlow.js graph model cannot be converted to ONNX",
+                              "use --to tfjs (the page runs it as it is)")
     target = workdir / "saved_model"
     try:
         with captured_output() as log:

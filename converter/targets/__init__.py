@@ -21,7 +21,8 @@ TARGETS: dict[str, str] = {
 }
 
 # The target a source format gets when the user names none.
-DEFAULT_TARGET = {"keras": "tfjs", "h5": "tfjs", "saved_model": "tfjs", "onnx": "onnx"}
+DEFAULT_TARGET = {"keras": "tfjs", "h5": "tfjs", "saved_model": "tfjs", "onnx": "onnx",
+                  "tfjs": "tfjs"}
 
 
 @dataclass(frozen=True)

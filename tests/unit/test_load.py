@@ -59,3 +59,40 @@ def test_onnx_signature(tiny_onnx: Path) -> None:
         "image", "float32", ("N", 1, 8, 8), "NCHW")
     (output,) = loaded.spec.outputs
     assert (output.name, output.shape) == ("probabilities", ("N", 10))
+
+
+def _graph_model(folder: Path, **extra: object) -> Path:
+    import json
+
+    folder.mkdir(exist_ok=True)
+    (folder / "group1-shard1of1.bin").write_bytes(b"\0" * 8)
+    data = {"format": "graph-model", "modelTopology": {"node": []},
+            "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": []}],
+            "signature": {"inputs": {"x": {"name": "x:0", "dtype": "DT_FLOAT",
+                                           "tensorShape": {"dim": [{"size": "-1"}]}}},
+                          "outputs": {"y": {"name": "Identity:0", "dtype": "DT_INT64"}}},
+            **extra}
+    (folder / "model.json").write_text(json.dumps(data))
+    return folder
+
+
+def test_a_tfjs_graph_model_folder_or_model_json_is_recognised(tmp_path: Path) -> None:
+    folder = _graph_model(tmp_path / "web")
+    assert detect_format(folder) == detect_format(folder / "model.json") == "tfjs"
+    loaded = load_model(folder / "model.json")
+    (x,), (y,) = loaded.spec.inputs, loaded.spec.outputs
+    assert (x.name, x.dtype, x.shape, y.name, y.dtype) == ("x", "float32", (None,), "y", "int64")
+    assert loaded.handle == folder / "model.json" and loaded.name == "web"
+
+
+def test_a_tfjs_layers_model_or_missing_shard_is_refused(tmp_path: Path) -> None:
+    layers = _graph_model(tmp_path / "layers", format="layers-model",
+                          modelTopology={"config": {}})
+    with pytest.raises(UnsupportedModelError, match="holds a TensorFlow.js layers-model, not a "
+                                                    "graph-model"):
+        load_model(layers)
+    missing = _graph_model(tmp_path / "web")
+    (missing / "group1-shard1of1.bin").unlink()
+    with pytest.raises(UnsupportedModelError, match="lists weight files that are not next to "
+                                                    "it: group1-shard1of1.bin"):
+        load_model(missing)
