@@ -3,33 +3,138 @@
 Sends COOP/COEP (WebAssembly threads), the CSP, and correct MIME types for
 .wasm and .mjs, and never serves a file outside the site folder, symlinks
 included.
+
+Every answer, malformed requests' included, carries the site headers: a bad
+request line, a path with ``%00`` or bytes that are not UTF-8, or TLS bytes
+get 400, a request line over 64 KiB 414, an HTTP version from 2 on 505, never
+a dropped connection or a traceback. Caching is chosen on the normalised path
+(``/vendor/../webml.json`` is the manifest, not a runtime file). A connection
+that sends nothing for :data:`CONNECTION_TIMEOUT_S` is closed, so idle
+connections cannot hold the server's threads, and the listen backlog is
+:data:`LISTEN_BACKLOG`, not socketserver's 5 (which overflowed at 50
+concurrent clients).
 """
 
 from __future__ import annotations
 
 import contextlib
+import posixpath
+import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from converter.errors import BuildError
 from converter.manifest import MANIFEST_NAME
-from webapp.headers import MIME_TYPES, SITE_HEADERS, cache_control
+from webapp.headers import CACHE_REVALIDATE, MIME_TYPES, SITE_HEADERS, cache_control
+
+# Long enough for a slow client sending one request; short enough that a
+# connection left open and silent frees its thread soon.
+CONNECTION_TIMEOUT_S = 30.0
+LISTEN_BACKLOG = 1024
+# The first byte of a TLS record carrying a handshake (a ClientHello): an https:// URL
+# pointed at this plain HTTP port.
+TLS_HANDSHAKE = b"\x16"
+# After refusing a request it has not read to the end, the server reads what the
+# client still sends, for a while, before closing: closing a socket with unread
+# input sends a reset, which can destroy the answer before the client reads it.
+LINGER_S = 2.0
+LINGER_BYTES = 1 << 20
+
+
+def site_path(target: str) -> str | None:
+    """The decoded, normalised URL path of a request target, or None when it is malformed.
+
+    A target must be an origin-form path (``/...``) of visible ASCII, whose
+    percent-escapes decode to UTF-8 without NUL. ``.`` and ``..`` are resolved
+    (never above the root), slashes collapsed; a trailing slash is kept, as it
+    tells a folder from a file.
+    """
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith("/") or not all("!" <= c <= "~" for c in path):
+        return None
+    try:
+        decoded = unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if "\0" in decoded:
+        return None
+    # normpath keeps a leading "//" (POSIX allows it a meaning): one slash at the root.
+    normal = "/" + posixpath.normpath(decoded).lstrip("/")
+    if decoded.endswith("/") and normal != "/":
+        normal += "/"
+    return normal
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
     """Serves one folder with :data:`SITE_HEADERS` on every response."""
 
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    # A request line without a version would otherwise be answered as HTTP/0.9:
+    # a bare body with no status line and none of the site's headers.
+    default_request_version = "HTTP/1.0"
 
-    def __init__(self, *args: Any, directory: str, quiet: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, directory: str, quiet: bool = False,
+                 timeout: float | None = CONNECTION_TIMEOUT_S, **kwargs: Any) -> None:
         self.quiet = quiet
+        self.timeout = timeout  # StreamRequestHandler.setup puts it on the socket
+        self.url_path: str | None = None
+        self.status: int | None = None
+        self.request_read = False
         super().__init__(*args, directory=directory, **kwargs)
+
+    def handle_one_request(self) -> None:
+        self.url_path, self.status, self.request_read = None, None, False
+        try:
+            first = self.rfile.peek(1)[:1]
+        except TimeoutError:
+            # Silent since it connected, or since its last answer: closing it is routine.
+            self.close_connection = True
+            return
+        if first == TLS_HANDSHAKE:
+            # Answer now: a TLS client sends no line end, and would wait for the timeout.
+            self.requestline, self.command, self.request_version = "", "", "HTTP/1.0"
+            self.send_error(HTTPStatus.BAD_REQUEST, "This server speaks HTTP, not HTTPS",
+                            "Open the site with an http:// URL.")
+        else:
+            super().handle_one_request()
+        if self.status is not None and not self.request_read:
+            self.discard_input()
+
+    def discard_input(self) -> None:
+        """Half-close, then read and drop the client's input until it closes (bounded)."""
+        deadline = time.monotonic() + LINGER_S
+        received = 0
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
+            while received < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        self.request_read = True
+        normal = site_path(self.path)
+        if normal is None:
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad request path",
+                            "The path must be percent-encoded UTF-8, without %00.")
+            return False
+        self.url_path = normal
+        query = self.path.partition("?")[2]
+        # SimpleHTTPRequestHandler decodes self.path again: hand it the normal path, encoded.
+        self.path = quote(normal) + (f"?{query}" if query else "")
+        return True
 
     def send_head(self) -> Any:
         root = Path(self.directory).resolve()
@@ -40,10 +145,18 @@ class SiteHandler(SimpleHTTPRequestHandler):
             return None
         return super().send_head()
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.status = code
+        super().send_response(code, message)
+
     def end_headers(self) -> None:
         for name, value in SITE_HEADERS.items():
             self.send_header(name, value)
-        self.send_header("Cache-Control", cache_control(self.path))
+        # Only a file's own answer may be cached for ever: a 404 for a runtime
+        # file that appears later must not stick.
+        found = self.status in (HTTPStatus.OK, HTTPStatus.NOT_MODIFIED)
+        self.send_header("Cache-Control", cache_control(self.url_path)
+                         if found and self.url_path else CACHE_REVALIDATE)
         super().end_headers()
 
     def list_directory(self, path: str | Any) -> None:  # type: ignore[override]
@@ -59,6 +172,7 @@ class SiteServer(ThreadingHTTPServer):
     """A threading server that takes a client hanging up as normal, not as an error."""
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -67,13 +181,17 @@ class SiteServer(ThreadingHTTPServer):
 
 
 def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, *,
-                quiet: bool = False) -> ThreadingHTTPServer:
-    """A server for ``site`` bound to ``host:port`` (port 0 picks a free one)."""
+                quiet: bool = False,
+                timeout: float | None = CONNECTION_TIMEOUT_S) -> ThreadingHTTPServer:
+    """A server for ``site`` bound to ``host:port`` (port 0 picks a free one).
+
+    ``timeout`` is how long a connection may stay silent before it is closed.
+    """
     site = Path(site)
     if not (site / "index.html").is_file() or not (site / MANIFEST_NAME).is_file():
         raise BuildError(f"{site} is not a built webml site (no index.html and {MANIFEST_NAME})",
                          "build one with `webml build MODEL -o SITE`")
-    handler = partial(SiteHandler, directory=str(site.resolve()), quiet=quiet)
+    handler = partial(SiteHandler, directory=str(site.resolve()), quiet=quiet, timeout=timeout)
     try:
         server = SiteServer((host, port), handler)
     except OSError as exc:
@@ -89,9 +207,10 @@ def server_url(server: ThreadingHTTPServer) -> str:
 
 
 @contextlib.contextmanager
-def running_server(site: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running_server(site: Path, host: str = "127.0.0.1", port: int = 0, *,
+                   timeout: float | None = CONNECTION_TIMEOUT_S) -> Iterator[str]:
     """Serve ``site`` in a background thread for the duration of the block; yield its URL."""
-    server = make_server(site, host, port, quiet=True)
+    server = make_server(site, host, port, quiet=True, timeout=timeout)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
