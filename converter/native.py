@@ -36,9 +36,14 @@ def native_for(manifest: Manifest, folder: Path, *, threads: int = 0) -> NativeM
 
     ``threads`` 0 lets the framework use every core.
     """
+    return native_runner(manifest.runtime, entry_path(manifest, folder), threads=threads)
+
+
+def entry_path(manifest: Manifest, folder: Path) -> Path:
+    """The model file the runtime opens (model.onnx or model.json) in a convert folder or site."""
     entry = next(f.path for f in manifest.files
                  if f.path == manifest.entry or f.path.endswith("/" + manifest.entry))
-    return native_runner(manifest.runtime, folder / entry, threads=threads)
+    return folder / entry
 
 
 def native_runner(runtime: str, entry: Path, *, threads: int = 0) -> NativeModel:

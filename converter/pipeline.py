@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from converter import evaluate, quantize, reference
+from converter import evaluate, quantize, realistic, reference
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.files import model_file, staged_output
 from converter.load import LoadedModel, from_keras, load_model
@@ -54,6 +54,8 @@ class ConvertOptions:
     quantize_weights: tuple[str, ...] | None = None  # tfjs: weight name patterns; None: all
     quantize_samples: int = 32  # generated inputs the cost of quantization is measured on
     calibration: dict[str, np.ndarray] | None = None  # real inputs to measure on instead
+    # --sample-inputs: real inputs; the first is the golden input (published in webml.json)
+    sample_inputs: dict[str, np.ndarray] | None = None
     eval_data: dict[str, np.ndarray] | None = None  # labelled inputs (y) for real accuracy
     # Fail when top-1 agreement with the source drops more than this; with eval_data,
     # when top-1 accuracy on it drops more than this (0.02: two points).
@@ -108,24 +110,31 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             options.quantize_weights, calibration=options.calibration))
         lap("convert")
         _check_names(loaded, web)
-        feeds = reference.golden_inputs(web.inputs, seed=options.seed,
-                                        features=options.features)
+        hints = realistic.input_hints(web.runtime, stage / web.entry, web.inputs, web.outputs)
+        feeds = (reference.given_inputs(options.sample_inputs, web.inputs)[0]
+                 if options.sample_inputs is not None else
+                 reference.golden_inputs(web.inputs, seed=options.seed,
+                                         features=options.features, hints=hints))
         check = None
         report = None
         native: NativeModel | None = None
-        source = reference.source_runner(loaded)  # one session for every run of an ONNX source
+        # one session for every run of an ONNX source
+        source = reference.guarded(reference.source_runner(loaded),
+                                   reference.source_framework(loaded), hints)
         if options.quantize:
             # The page runs the quantized model: the golden output is that model's,
             # computed natively; what quantizing cost is measured against the source.
             native = native_runner(web.runtime, stage / web.entry)
             say(f"computing the golden reference with {native.framework}")
-            golden = Golden(feeds, native.run(feeds), options.atol, options.rtol,
+            golden = Golden(feeds, reference.guarded(native.run, native.framework, hints)(feeds),
+                            options.atol, options.rtol,
                             f"{native.framework}, quantized model")
         else:
             say(f"computing the golden reference with {reference.source_framework(loaded)}")
             expected = source(feeds)
             if web.runtime == "onnx":
-                produced = reference.run_onnx(stage / web.entry, feeds)
+                produced = reference.guarded(lambda f: reference.run_onnx(stage / web.entry, f),
+                                             "onnxruntime", hints)(feeds)
                 check = compare_outputs(expected, produced, atol=options.atol, rtol=options.rtol)
                 checks = {web.entry: check} | {
                     v: compare_outputs(expected, reference.run_onnx(stage / v, feeds),
@@ -146,7 +155,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                            else f"{options.quantize_samples} generated inputs")
             say(f"measuring the {options.quantize} model against the source on {measured_on}")
             report = _measure(source, web, native, options, task == "classification",
-                              sum(f.size for f in files))
+                              sum(f.size for f in files), hints)
         evaluation = None
         if options.eval_data is not None:
             say("measuring top-1 accuracy of the source and the web model on the --eval data")
@@ -183,7 +192,8 @@ def convert_all(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                 progress: Progress | None = None) -> tuple[ConversionResult, ...]:
     """Convert to every target the source can reach, into ``out_dir/<target>/``."""
     loaded = load_model(source) if isinstance(source, (str, Path)) else _in_memory(source)
-    targets = ("onnx",) if loaded.format == "onnx" else ("tfjs", "onnx")
+    # An ONNX or TensorFlow.js source has no road to the other web format.
+    targets = (loaded.format,) if loaded.format in ("onnx", "tfjs") else ("tfjs", "onnx")
     out = Path(out_dir)
     with staged_output(out, overwrite=options.overwrite) as stage:
         results = [convert_model(loaded, stage / name, dataclasses.replace(options, target=name),
@@ -194,13 +204,13 @@ def convert_all(source: Path | str | LoadedModel | Any, out_dir: Path | str,
 
 def _measure(source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], web: WebModel,
              native: NativeModel, options: ConvertOptions, classifier: bool,
-             size: int) -> QuantizationReport:
+             size: int, hints: dict[str, realistic.ValueHint]) -> QuantizationReport:
     """Quantized against source outputs on generated inputs; enforce --max-accuracy-drop."""
     if options.calibration is not None:
         samples = calibration_samples(options.calibration, web.inputs)
     else:
         samples = [reference.golden_inputs(web.inputs, seed=QUANTIZE_SEED + i,
-                                           features=options.features)
+                                           features=options.features, hints=hints)
                    for i in range(options.quantize_samples)]
     count = len(samples)
     runs = [(source(f), native.run(f)) for f in samples]

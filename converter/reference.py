@@ -5,20 +5,27 @@ The page and ``webml verify`` compare what the browser computes with these.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from converter.errors import ConversionError, WebmlError
 from converter.load import LoadedModel
-from converter.manifest import Feature
+from converter.manifest import Feature, Manifest
+from converter.realistic import ValueHint, input_hints
 from converter.spec import TensorSpec
 
 
 def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
-                  features: tuple[Feature, ...] | None = None) -> dict[str, np.ndarray]:
+                  features: tuple[Feature, ...] | None = None,
+                  hints: dict[str, ValueHint] | None = None) -> dict[str, np.ndarray]:
     """Deterministic inputs for fully static specs: floats in [0, 1), small non-negative ints.
+
+    ``hints`` (from :func:`converter.realistic.input_hints`) make an input look
+    like a real one: ids within the table they index, a mask of ones, a zero state.
 
     With ``features`` (a tabular model's named columns), each column is drawn
     around its default (else the middle of its range) over half its min-max
@@ -31,7 +38,12 @@ def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
     for spec in specs:
         shape = tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
         dtype = np.dtype(spec.dtype)
-        if dtype.kind == "f":
+        hint = (hints or {}).get(spec.name)
+        if hint is not None and hint.kind in ("mask", "state"):
+            feeds[spec.name] = np.full(shape, hint.kind == "mask", dtype=dtype)
+        elif hint is not None and hint.high is not None and dtype.kind in "iu":
+            feeds[spec.name] = rng.integers(0, hint.high, size=shape).astype(dtype)
+        elif dtype.kind == "f":
             values = rng.random(shape, dtype=np.float32)
             if features and len(specs) == 1 and shape[-1:] == (len(features),):
                 values = _around_defaults(values, features)
@@ -55,6 +67,77 @@ def _around_defaults(unit: np.ndarray, features: tuple[Feature, ...]) -> np.ndar
             width, low, high = (f.max - f.min) / 2, f.min, f.max
         columns.append(np.clip(center + (unit[..., i] - 0.5) * width, low, high))
     return np.stack(columns, axis=-1)
+
+
+def site_hints(manifest: Manifest, folder: Path) -> dict[str, ValueHint]:
+    """:func:`converter.realistic.input_hints` for a convert folder or built site."""
+    from converter.native import entry_path
+
+    return input_hints(manifest.runtime, entry_path(manifest, folder), manifest.inputs,
+                       manifest.outputs)
+
+
+def sample_feeds(specs: tuple[TensorSpec, ...], count: int, *, seed: int,
+                 features: tuple[Feature, ...] | None = None,
+                 hints: dict[str, ValueHint] | None = None,
+                 given: dict[str, np.ndarray] | None = None) -> list[dict[str, np.ndarray]]:
+    """Inputs to check a web model on: the user's own (the first ``count``; all for 0),
+    else ``count`` generated ones (seeds ``seed``, ``seed + 1``, ...) shaped by ``hints``."""
+    if given is not None:
+        feeds = given_inputs(given, specs)
+        return feeds[:count] if count > 0 else feeds
+    return [golden_inputs(specs, seed=seed + i, features=features, hints=hints)
+            for i in range(count)]
+
+
+def given_inputs(data: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]
+                 ) -> list[dict[str, np.ndarray]]:
+    """A user's own inputs (``--sample-inputs``: one array per input, samples first) as feeds."""
+    from converter.quantize import calibration_samples
+
+    return calibration_samples(data, specs, what="sample-inputs")
+
+
+def guarded(run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], framework: str,
+            hints: dict[str, ValueHint] | None = None
+            ) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """``run``, with a framework's failure on an input turned into one line naming the input.
+
+    onnxruntime names the failing node ("Gather node. Name:'g' ... indices element
+    out of data bounds"); the input that feeds it is found from the hints' nodes.
+    """
+    def checked(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return run(feeds)
+        except WebmlError:
+            raise
+        except Exception as exc:  # onnxruntime, TensorFlow and Keras raise their own types
+            raise _run_error(exc, framework, feeds, hints or {}) from exc
+
+    return checked
+
+
+def _run_error(exc: Exception, framework: str, feeds: dict[str, np.ndarray],
+               hints: dict[str, ValueHint]) -> ConversionError:
+    # Keras colours its messages with terminal escapes; one line has no room for them.
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split()) or type(exc).__name__
+    status = re.search(r"Status Message: (.*)", text)
+    reason = (status.group(1) if status else text)[:240]
+    node = re.search(r"Name:'([^']*)'", text)
+    blamed = [name for name, hint in hints.items() if node and node.group(1) in hint.nodes]
+    if not blamed:  # name the inputs the model said nothing about: the likeliest suspects
+        blamed = [name for name in feeds if name not in hints] or list(feeds)
+    ranges = ", ".join(f"{name} {_value_range(feeds[name])}" for name in blamed)
+    return ConversionError(
+        f"{framework} cannot run the model on the input {ranges}: {reason}",
+        "give real inputs with --sample-inputs data.npz (one array per input name, "
+        "samples first)")
+
+
+def _value_range(array: np.ndarray) -> str:
+    if array.size == 0:
+        return "(empty)"
+    return f"{list(array.shape)} in [{array.min():g}, {array.max():g}]"
 
 
 def run_source(loaded: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -105,6 +105,12 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      default=None, help=".npz of real inputs (one array per input name, samples "
                      "first; or one array x) to measure quantization on, instead of generated "
                      "ones; int8 calibrates its activation ranges on them."),
+        click.option("--sample-inputs", default=None,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help=".npz of your own inputs (one array per input name, samples first; "
+                          "or one array x): the first is the golden input the page checks "
+                          "each backend on, instead of a generated one. It is published in "
+                          "webml.json: use one that is not private."),
         click.option("--eval", "eval_file", default=None,
                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help=".npz of labelled inputs: x (or one array per input name) and y "
@@ -143,7 +149,8 @@ def _make_convert_options(target: str | None, batch: int | None,
                           task: str | None, features: Path | None, image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, quantize: str | None, quantize_weights: str | None,
-                          calibration: Path | None, eval_file: Path | None,
+                          calibration: Path | None, sample_inputs: Path | None,
+                          eval_file: Path | None,
                           max_accuracy_drop: float | None, atol: float | None,
                           rtol: float | None) -> Any:
     from converter.manifest import read_features
@@ -166,6 +173,8 @@ def _make_convert_options(target: str | None, batch: int | None,
         given["features"] = read_features(features)
     if calibration is not None:
         given["calibration"] = _arrays(calibration, "calibration")
+    if sample_inputs is not None:
+        given["sample_inputs"] = _arrays(sample_inputs, "sample-inputs")
     if eval_file is not None:
         given["eval_data"] = _arrays(eval_file, "eval")
     # Flags left unset keep the library's defaults.
@@ -356,6 +365,9 @@ def serve(site: Path, host: str, port: int) -> None:
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
               help="Generated inputs to check besides the golden one, against the site's model "
                    "run natively now (onnxruntime or TensorFlow).")
+@click.option("--sample-inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help=".npz of your own inputs (one array per input name, samples "
+              "first) to check instead of generated ones: the first --samples of them, or all.")
 @click.option("--browser", type=click.Path(path_type=Path), default=None,
               help="Chromium or Chrome binary to use (default: a system Chromium).")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
@@ -367,7 +379,8 @@ def serve(site: Path, host: str, port: int) -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
-def verify(site: Path, backends: str, require: str, samples: int, browser: Path | None,
+def verify(site: Path, backends: str, require: str, samples: int,
+           sample_inputs: Path | None, browser: Path | None,
            timeout: float, repeats: int, atol: float | None, rtol: float | None,
            json_path: Path | None) -> None:
     """Run SITE in headless Chromium and check it against native outputs and for leaks."""
@@ -383,7 +396,9 @@ def verify(site: Path, backends: str, require: str, samples: int, browser: Path 
                                                if b not in ("webgpu", "webgl", "wasm")))
     chosen = (*chosen, *(b for b in required if b not in chosen))
     report = verify_site(site, VerifyOptions(chosen, browser, timeout, repeats, samples, atol,
-                                             rtol, required))
+                                             rtol, required, sample_inputs=(
+                                                 _arrays(sample_inputs, "sample-inputs")
+                                                 if sample_inputs else None)))
     click.echo(format_report(report))
     if json_path is not None:
         data = asdict(report)

@@ -26,7 +26,7 @@ import numpy as np
 from converter.errors import BrowserError, WebmlError
 from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
-from converter.reference import golden_inputs
+from converter.reference import sample_feeds, site_hints
 from webapp.browser import launch, page_url, wait_until_ready
 from webapp.serve import running_server
 from webapp.table import text_table
@@ -47,6 +47,7 @@ class VerifyOptions:
     atol: float | None = None  # None: the manifest's tolerance
     rtol: float | None = None
     require: tuple[str, ...] = ()  # backends whose unavailability is a failure
+    sample_inputs: dict[str, np.ndarray] | None = None  # the user's own samples, instead
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
         raise BrowserError("Playwright is not installed", "pip install 'webml[browser]'") from exc
     site = Path(site)
     manifest = read_manifest(site)
-    samples, native_note = _samples(manifest, site, options.samples)
+    samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
     requests: list[Request] = []
     violations: list[str] = []
     results = []
@@ -183,10 +184,10 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
                         options.require, notes)
 
 
-def _samples(manifest: Manifest, site: Path, count: int
+def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.ndarray] | None
              ) -> tuple[list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]], str]:
     """Generated inputs with their native outputs, computed now from the site's model."""
-    if count <= 0:
+    if count <= 0 and given is None:
         return [], ""
     from converter.native import native_for
 
@@ -194,11 +195,12 @@ def _samples(manifest: Manifest, site: Path, count: int
         native = native_for(manifest, site)
     except WebmlError as exc:
         return [], f"samples skipped: {exc}"
-    pairs = []
-    for i in range(count):
-        feeds = golden_inputs(manifest.inputs, seed=SAMPLE_SEED + i, features=manifest.features)
-        pairs.append((feeds, native.run(feeds)))
-    return pairs, f"{count} samples checked against {native.framework}"
+    # Generated inputs look like real ones where the model says enough (ids, masks, state).
+    pairs = [(feeds, native.run(feeds)) for feeds in sample_feeds(
+        manifest.inputs, count, seed=SAMPLE_SEED, features=manifest.features,
+        hints=site_hints(manifest, site), given=given)]
+    kind = "of --sample-inputs" if given is not None else "generated"
+    return pairs, f"{len(pairs)} samples ({kind}) checked against {native.framework}"
 
 
 def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
