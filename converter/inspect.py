@@ -15,6 +15,7 @@ reported from the frozen graph instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from collections import Counter
@@ -34,6 +35,8 @@ Progress = Callable[[str], None]
 TFJS_ENTRY = "model.json"
 # Weights of these types are shapes and indices, not parameters.
 SHAPE_DTYPES = ("int32", "int64")
+# onnxruntime-web backends that run fixed input shapes only (see targets/onnx.py WEBGL_ENTRY).
+STATIC_BACKENDS = ("webgl",)
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,11 @@ class BackendReport:
     unsupported: tuple[str, ...]  # operators it cannot run: the model does not load there
     fallback: tuple[str, ...] = ()  # operators it runs on the CPU instead (onnxruntime webgpu)
     unknown: tuple[str, ...] = ()  # operators the tables do not cover
+    limits: tuple[str, ...] = ()  # other reasons it cannot run the graph (dynamic shapes)
 
     @property
     def runs(self) -> bool:
-        return not self.unsupported
+        return not self.unsupported and not self.limits
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,7 @@ def inspect_model(source: Path | str, options: InspectOptions = InspectOptions()
 
 def backend_gaps(folder: Path) -> dict[str, tuple[str, ...]]:
     """Each browser backend that cannot run a ``webml convert`` output, with what it lacks."""
-    return {b.backend: b.unsupported for graph in _inspect_converted(folder).graphs
+    return {b.backend: b.unsupported + b.limits for graph in _inspect_converted(folder).graphs
             for b in graph.backends if not b.runs}
 
 
@@ -171,21 +175,44 @@ def _onnx_graph(loaded: LoadedModel, workdir: Path, options: InspectOptions) -> 
         input_shapes=options.input_shapes))
     entry = onnx.load(str(workdir / web.entry))
     variants = {b: onnx.load(str(workdir / name)) for b, name in web.variants.items()}
-    return _ort_report(entry, variants, "the ONNX model `webml convert --to onnx` writes")
+    return _ort_report(entry, variants, "the ONNX model `webml convert --to onnx` writes",
+                       converted=True)
 
 
-def _ort_report(entry: Any, variants: dict[str, Any], graph: str) -> GraphReport:
-    """``variants``: backends that open another graph than ``entry`` (the fused one)."""
+def _ort_report(entry: Any, variants: dict[str, Any], graph: str, *,
+                converted: bool = False) -> GraphReport:
+    """``variants``: backends that open another graph than ``entry`` (fused, or static).
+
+    ``converted``: the graphs are what a site ships, so webgl, which runs fixed
+    input shapes only, cannot run one with dynamic ones (a source model's webgl
+    graph gets them fixed on conversion).
+    """
     counts = Counter({ops.op_name(key): n for key, n in ops.onnx_operators(entry).items()})
-    backends = tuple(_split(backend, ops.model_support(variants.get(backend, entry), backend))
-                     for backend in ops.ORT_BACKENDS)
+    backends = []
+    for backend in ops.ORT_BACKENDS:
+        model = variants.get(backend, entry)
+        dynamic = _dynamic_inputs(model) if converted and backend in STATIC_BACKENDS else ()
+        limits = (f"dynamic input shapes ({', '.join(dynamic)})",) if dynamic else ()
+        backends.append(dataclasses.replace(
+            _split(backend, ops.model_support(model, backend), ops.node_limits(model, backend)),
+            limits=limits))
     return GraphReport("onnx", f"onnxruntime-web {ops.ort_version()}", graph, _histogram(counts),
-                       backends, ops.onnx_opsets(entry))
+                       tuple(backends), ops.onnx_opsets(entry))
 
 
-def _split(backend: str, support: dict[OpKey, Support]) -> BackendReport:
+def _dynamic_inputs(model: Any) -> tuple[str, ...]:
+    initializers = {init.name for init in model.graph.initializer}
+    return tuple(v.name for v in model.graph.input if v.name not in initializers
+                 and not all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim))
+
+
+def _split(backend: str, support: dict[OpKey, Support],
+           limited: dict[OpKey, str] | None = None) -> BackendReport:
+    """``limited``: operators refused for a node's attributes, shown with the reason."""
     def named(kind: Support) -> tuple[str, ...]:
-        return tuple(sorted(ops.op_name(key) for key, s in support.items() if s is kind))
+        return tuple(sorted(ops.op_name(key) + (f" ({limited[key]})" if key in (limited or {})
+                                                else "")
+                            for key, s in support.items() if s is kind))
 
     return BackendReport(backend, named(Support.NONE), named(Support.FALLBACK),
                          named(Support.UNKNOWN))
@@ -327,7 +354,8 @@ def _inspect_converted(folder: Path) -> ModelReport:
 
         entry = onnx.load(str(files[manifest.entry]))
         variants = {b: onnx.load(str(files[name])) for b, name in manifest.variants.items()}
-        graph = _ort_report(entry, variants, f"the converted ONNX model ({manifest.entry})")
+        graph = _ort_report(entry, variants, f"the converted ONNX model ({manifest.entry})",
+                            converted=True)
         parameters = _onnx_facts(entry)[0]
     else:
         model_json = files[manifest.entry]

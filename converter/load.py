@@ -29,6 +29,7 @@ class LoadedModel:
     spec: ModelSpec
     handle: Any  # keras.Model, a loaded SavedModel, onnx.ModelProto, or a model.json Path
     path: Path | None  # None for a model passed in memory
+    notes: tuple[str, ...] = ()  # what loading changed, for the user (e.g. a lowered IR version)
 
     @property
     def format(self) -> str:
@@ -169,6 +170,8 @@ def _load_onnx(path: Path, fmt: str) -> LoadedModel:
     import onnx
     from google.protobuf.message import DecodeError
 
+    from converter import onnx_ir
+
     _check_external_data(path)
     try:
         model = onnx.load(str(path))
@@ -176,10 +179,12 @@ def _load_onnx(path: Path, fmt: str) -> LoadedModel:
     except (DecodeError, onnx.checker.ValidationError, ValueError, OSError) as exc:
         raise UnsupportedModelError(f"{path.name} is not a valid ONNX model: {_first_line(exc)}",
                                     "export it again, or check it with onnx.checker") from exc
+    lowered = onnx_ir.fit_ir_version(model, path.name)
     initializers = {init.name for init in model.graph.initializer}
     inputs = tuple(onnx_tensor_spec(v) for v in model.graph.input if v.name not in initializers)
     outputs = tuple(onnx_tensor_spec(v) for v in model.graph.output)
-    return LoadedModel(ModelSpec(inputs, outputs, fmt), model, path)
+    return LoadedModel(ModelSpec(inputs, outputs, fmt), model, path,
+                       (lowered,) if lowered else ())
 
 
 def _check_external_data(path: Path) -> None:

@@ -42,7 +42,8 @@ def read_features(path: Path) -> tuple[Feature, ...]:
 
 def encode_array(array: np.ndarray) -> dict[str, Any]:
     """Encode an array exactly: dtype, shape and little-endian bytes in base64."""
-    array = np.ascontiguousarray(array)
+    shape = np.shape(array)
+    array = np.ascontiguousarray(array).reshape(shape)  # ascontiguousarray makes a scalar 1-D
     little = array.astype(array.dtype.newbyteorder("<"), copy=False)
     return {
         "dtype": str(array.dtype) if array.dtype != np.bool_ else "bool",

@@ -87,15 +87,7 @@ def onnx_support(backend: str, domain: str, op_type: str, opset: int | None = No
 def onnx_operators(model: Any) -> Counter[OpKey]:
     """How many nodes of each (domain, op_type) a model has, with subgraphs and local functions."""
     counts: Counter[OpKey] = Counter()
-    graphs = [model.graph]
-    nodes = [node for function in model.functions for node in function.node]
-    while graphs:
-        graph = graphs.pop()
-        nodes.extend(graph.node)
-        for node in graph.node:
-            for attribute in node.attribute:
-                graphs.extend([attribute.g] if attribute.HasField("g") else attribute.graphs)
-    for node in nodes:
+    for node in _all_nodes(model):
         counts[("" if node.domain in DEFAULT_DOMAINS else node.domain, node.op_type)] += 1
     return counts
 
@@ -110,12 +102,79 @@ def model_support(model: Any, backend: str) -> dict[OpKey, Support]:
     """How ``backend`` runs each operator of an ONNX model.
 
     Calls to the model's own functions are left out: onnxruntime inlines them,
-    and their bodies' operators are counted instead.
+    and their bodies' operators are counted instead. An operator with a node
+    the backend cannot run as configured (:func:`node_limits`) counts as none.
     """
     opsets = onnx_opsets(model)
     local = {(f.domain, f.name) for f in model.functions}
-    return {key: onnx_support(backend, key[0], key[1], opsets.get(key[0]))
+    limited = node_limits(model, backend)
+    return {key: Support.NONE if key in limited else
+            onnx_support(backend, key[0], key[1], opsets.get(key[0]))
             for key in sorted(onnx_operators(model)) if key not in local}
+
+
+def node_limits(model: Any, backend: str) -> dict[OpKey, str]:
+    """Operators with a node whose attributes or rank ``backend`` does not run, and why.
+
+    The op tables judge an operator by its type; these rules (``node_rules`` in
+    the table) judge single nodes: webgl's FusedConv applies only some
+    activations and drops the others silently, a wrong answer rather than an error.
+    """
+    import onnx
+
+    rules = _table("ort_web_ops.json").get("node_rules", {}).get(backend, [])
+    if not rules:
+        return {}
+    by_op: dict[OpKey, list[dict[str, Any]]] = {}
+    for rule in rules:
+        domain, _, op = rule["op"].rpartition(":")
+        by_op.setdefault((domain, op), []).append(rule)
+    ranks = _known_ranks(model)
+    found: dict[OpKey, str] = {}
+    for node in _all_nodes(model):
+        key = ("" if node.domain in DEFAULT_DOMAINS else node.domain, node.op_type)
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        for rule in by_op.get(key, ()):
+            if "attribute" in rule:
+                value = attrs.get(rule["attribute"], rule["default"])
+                value = value.decode() if isinstance(value, bytes) else value
+                if value not in rule["runs"]:
+                    found.setdefault(key, f"{rule['attribute']} {value}")
+            elif "spatial_rank" in rule:
+                spatial = _spatial_rank(node, attrs, ranks)
+                if spatial is not None and spatial != rule["spatial_rank"]:
+                    found.setdefault(key, f"{spatial}-D")
+    return found
+
+
+def _all_nodes(model: Any) -> list[Any]:
+    nodes = [node for function in model.functions for node in function.node]
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        nodes.extend(graph.node)
+        for node in graph.node:
+            for attribute in node.attribute:
+                graphs.extend([attribute.g] if attribute.HasField("g") else attribute.graphs)
+    return nodes
+
+
+def _known_ranks(model: Any) -> dict[str, int]:
+    """The rank of every value whose shape the model states: weights, inputs, inferred ones."""
+    ranks = {init.name: len(init.dims) for init in model.graph.initializer}
+    for value in (*model.graph.input, *model.graph.value_info, *model.graph.output):
+        if value.type.tensor_type.HasField("shape"):
+            ranks.setdefault(value.name, len(value.type.tensor_type.shape.dim))
+    return ranks
+
+
+def _spatial_rank(node: Any, attrs: dict[str, Any], ranks: dict[str, int]) -> int | None:
+    if "kernel_shape" in attrs:
+        return len(attrs["kernel_shape"])
+    for name in node.input[:2]:
+        if name in ranks:
+            return ranks[name] - 2
+    return None
 
 
 def unsupported_ops(model: Any, backend: str) -> set[str]:

@@ -96,6 +96,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         say(f"loading {Path(source).name}")
         loaded = load_model(source)
         lap("load")
+    for note in loaded.notes:
+        say(f"note: {note}")
     target_name = options.target or DEFAULT_TARGET[loaded.format]
     target = get_target(target_name)
     quantize.check_mode(target_name, options.quantize,
@@ -107,13 +109,13 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         _check_shape_names(loaded, options.input_shapes)
         web: WebModel = target.convert(loaded, stage, TargetOptions(
             options.batch, options.shard_bytes, dict(options.input_shapes), options.quantize,
-            options.quantize_weights, calibration=options.calibration))
+            options.quantize_weights, calibration=options.calibration, progress=say))
         lap("convert")
         _check_names(loaded, web)
         hints = realistic.input_hints(web.runtime, stage / web.entry, web.inputs, web.outputs)
-        feeds = (reference.given_inputs(options.sample_inputs, web.inputs)[0]
+        feeds = (reference.given_inputs(options.sample_inputs, web.feed_specs())[0]
                  if options.sample_inputs is not None else
-                 reference.golden_inputs(web.inputs, seed=options.seed,
+                 reference.golden_inputs(web.feed_specs(), seed=options.seed,
                                          features=options.features, hints=hints))
         check = None
         report = None
@@ -160,7 +162,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         if options.eval_data is not None:
             say("measuring top-1 accuracy of the source and the web model on the --eval data")
             native = native or native_runner(web.runtime, stage / web.entry)
-            evaluation = evaluate.evaluate(options.eval_data, web.inputs, web.outputs,
+            evaluation = evaluate.evaluate(options.eval_data, web.feed_specs(), web.outputs,
                                            source=source, converted=native.run)
             evaluate.check_drop(evaluation, options.max_accuracy_drop, options.quantize)
         lap("reference")
@@ -175,8 +177,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             golden=golden,
             task=task,
             labels=options.labels,
-            preprocess=None if options.features else _preprocess(web.inputs, options),
-            features=_features(web.inputs, options.features),
+            preprocess=None if options.features else _preprocess(web.feed_specs(), options),
+            features=_features(web.feed_specs(), options.features),
             quantization=report,
             evaluation=evaluation,
             provenance=_provenance(loaded),
@@ -209,7 +211,7 @@ def _measure(source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], w
     if options.calibration is not None:
         samples = calibration_samples(options.calibration, web.inputs)
     else:
-        samples = [reference.golden_inputs(web.inputs, seed=QUANTIZE_SEED + i,
+        samples = [reference.golden_inputs(web.feed_specs(), seed=QUANTIZE_SEED + i,
                                            features=options.features, hints=hints)
                    for i in range(options.quantize_samples)]
     count = len(samples)

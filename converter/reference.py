@@ -16,13 +16,16 @@ from converter.errors import ConversionError, WebmlError
 from converter.load import LoadedModel
 from converter.manifest import Feature, Manifest
 from converter.realistic import ValueHint, input_hints
-from converter.spec import TensorSpec
+from converter.spec import TensorSpec, resolve_shapes
 
 
 def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
                   features: tuple[Feature, ...] | None = None,
                   hints: dict[str, ValueHint] | None = None) -> dict[str, np.ndarray]:
-    """Deterministic inputs for fully static specs: floats in [0, 1), small non-negative ints.
+    """Deterministic inputs: floats in [0, 1), small non-negative ints.
+
+    Dynamic dimensions take the sizes :func:`converter.spec.resolve_shapes`
+    gives them; pass specs with the shapes wanted to choose others.
 
     ``hints`` (from :func:`converter.realistic.input_hints`) make an input look
     like a real one: ids within the table they index, a mask of ones, a zero state.
@@ -35,6 +38,7 @@ def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
     """
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
+    specs = resolve_shapes(specs).inputs  # dynamic dims: batch 1, the rest as convert guesses
     for spec in specs:
         shape = tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
         dtype = np.dtype(spec.dtype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,3 +92,121 @@ def make_static(tensor: TensorSpec, batch: int = 1,
             f"{list(tensor.shape)}",
             f"fix it with --input-shape {tensor.name}={example} (N: the size you want)")
     return tensor.with_shape(tuple(dims))
+
+
+# Symbols that name a batch dimension ("batch", "batch_size", "N", "B").
+_BATCH_SYMBOL = re.compile(r"^(n|b|bs|.*batch.*)$", re.IGNORECASE)
+# The size a dynamic dimension takes in generated inputs when nothing says which:
+# long enough for a few convolutions or tokens, small enough for the manifest.
+GUESSED_SIZE = 64
+
+
+@dataclass(frozen=True)
+class ResolvedShapes:
+    """Concrete shapes for a model's inputs, and which of them were guessed."""
+
+    inputs: tuple[TensorSpec, ...]  # every dimension fixed
+    guessed: tuple[str, ...] = ()  # inputs with a dimension neither given, batch nor shared
+
+    def describe_guess(self) -> str:
+        """One line: the shapes guessed, as the --input-shape flags that would choose them."""
+        flags = " ".join(f"--input-shape {t.name}={','.join(map(str, t.shape))}"
+                         for t in self.inputs if t.name in self.guessed)
+        return (f"the golden input and samples take guessed sizes for dynamic dimensions: "
+                f"{flags} (the model stays dynamic; pass --input-shape to choose)")
+
+
+def resolve_shapes(tensors: tuple[TensorSpec, ...], *, batch: int = 1,
+                   given: dict[str, tuple[int, ...]] | None = None,
+                   guess: bool = True) -> ResolvedShapes:
+    """Give every dynamic dimension of ``tensors`` a size, the same for a symbol everywhere.
+
+    In order: the shape given for an input (``--input-shape``); a symbol another
+    input already fixed; ``batch`` for a batch dimension (the first of a tensor of
+    rank 2 or more, a batch-like symbol, or the one dynamic dimension between
+    fixed ones, as in an RNN state ``[layers, ?, hidden]``); else, with
+    ``guess``, :data:`GUESSED_SIZE`. Without ``guess``, every dimension left is
+    reported in one UnsupportedModelError.
+    """
+    from converter.errors import UnsupportedModelError
+
+    given = given or {}
+    sizes: dict[str, int] = {}  # symbol -> size
+    for tensor in tensors:
+        shape = given.get(tensor.name)
+        if shape is None:
+            continue
+        if len(shape) != len(tensor.shape) or any(
+                _fixed(d) and shape[i] != d for i, d in enumerate(tensor.shape)):
+            raise UnsupportedModelError(
+                f"--input-shape {tensor.name}={','.join(map(str, shape))} does not fit the "
+                f"model's shape {list(tensor.shape)}",
+                "keep the rank and every fixed dimension; choose only the dynamic ones")
+        for dim, size in zip(tensor.shape, shape, strict=True):
+            if isinstance(dim, str) and sizes.setdefault(dim, size) != size:
+                raise UnsupportedModelError(
+                    f"--input-shape gives the dimension {dim!r} two sizes, {sizes[dim]} and "
+                    f"{size}", f"give {dim!r} one size in every input that has it")
+    for tensor in tensors:  # batch dimensions first, so that every input shares them
+        for i, dim in enumerate(tensor.shape):
+            if isinstance(dim, str) and tensor.name not in given and _is_batch(tensor.shape, i):
+                sizes.setdefault(dim, batch)
+    resolved, guessed, missing = [], [], []
+    for tensor in tensors:
+        if tensor.name in given:
+            resolved.append(tensor.with_shape(tuple(given[tensor.name])))
+            continue
+        dims: list[Dim] = []
+        for i, dim in enumerate(tensor.shape):
+            if _fixed(dim):
+                dims.append(dim)
+            elif isinstance(dim, str) and dim in sizes:
+                dims.append(sizes[dim])
+            elif _is_batch(tensor.shape, i):
+                dims.append(batch)
+            elif guess:
+                dims.append(sizes.setdefault(dim, GUESSED_SIZE) if isinstance(dim, str)
+                            else GUESSED_SIZE)
+                if tensor.name not in guessed:
+                    guessed.append(tensor.name)
+            else:
+                missing.append((tensor, i))
+                dims.append(dim)
+        resolved.append(tensor.with_shape(tuple(dims)))
+    if missing:
+        raise _missing_error(tuple(resolved), missing)
+    return ResolvedShapes(tuple(resolved), tuple(guessed))
+
+
+def _fixed(dim: Dim) -> bool:
+    return isinstance(dim, int) and dim >= 0
+
+
+def _is_batch(shape: tuple[Dim, ...], i: int) -> bool:
+    dim = shape[i]
+    if isinstance(dim, str) and _BATCH_SYMBOL.match(dim):
+        return True
+    if i == 0:
+        return len(shape) >= 2
+    dynamic = [j for j, d in enumerate(shape) if not _fixed(d)]
+    return dynamic == [i] and i < len(shape) - 1  # fixed dims on both sides: [layers, ?, hidden]
+
+
+def _missing_error(resolved: tuple[TensorSpec, ...], missing: list[tuple[TensorSpec, int]]) -> Any:
+    """One error for every dimension left, with the flags to give, one letter a symbol."""
+    from converter.errors import UnsupportedModelError
+
+    letters: dict[Any, str] = {}
+    for tensor, i in missing:
+        dim = tensor.shape[i]
+        key = dim if isinstance(dim, str) else (tensor.name, i)
+        letters.setdefault(key, "NMKLPQRSTUVW"[len(letters) % 12])
+    where = ", ".join(f"{t.name} dim {i} ({t.shape[i] or '?'})" for t, i in missing)
+    flags = []
+    for tensor in (t for t in resolved if any(m.name == t.name for m, _ in missing)):
+        dims = [str(d) if _fixed(d) else letters[d if isinstance(d, str) else (tensor.name, i)]
+                for i, d in enumerate(tensor.shape)]
+        flags.append(f"--input-shape {tensor.name}={','.join(dims)}")
+    names = ", ".join(letters.values())
+    return UnsupportedModelError(f"dynamic dimensions need a size: {where}",
+                                 f"give them with {' '.join(flags)} ({names}: the sizes you want)")

@@ -281,9 +281,11 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
         click.echo(f"converted {source} -> {result.out_dir} ({manifest.runtime}, "
                    f"{size / 1e6:.2f} MB, task {manifest.task})")
         for variant in sorted(set(manifest.variants.values())):
+            from converter.targets.onnx import VARIANTS
+
             users = sorted(b for b, v in manifest.variants.items() if v == variant)
-            click.echo(f"{variant}: the graph with fused operators, for {', '.join(users)} "
-                       f"(the other backends lack some; a visitor downloads one graph)")
+            click.echo(f"{variant}: {VARIANTS.get(variant, 'another graph')}, for "
+                       f"{', '.join(users)} (a visitor downloads one graph)")
         if result.native_check is not None:
             click.echo(f"native check ({manifest.golden.source}): max abs error "
                        f"{result.native_check.max_abs:.2e} vs the source model")

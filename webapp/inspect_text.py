@@ -66,9 +66,11 @@ def _graph_lines(graph: GraphReport) -> list[str]:
 def _backend_table(backends: tuple[BackendReport, ...]) -> list[str]:
     columns: list[tuple[str, Callable[[BackendReport], str]]] = [
         ("backend", lambda b: b.backend),
-        ("runs", lambda b: "no" if b.unsupported else
+        ("runs", lambda b: "no" if not b.runs else
          "yes, partly on the CPU" if b.fallback else "yes"),
         ("missing operators", lambda b: ", ".join(b.unsupported) or "-")]
+    if any(b.limits for b in backends):
+        columns.append(("other limits", lambda b: ", ".join(b.limits) or "-"))
     # Columns only onnxruntime-web fills, shown when they say something.
     if any(b.fallback for b in backends):
         columns.append(("on the CPU instead", lambda b: ", ".join(b.fallback) or "-"))

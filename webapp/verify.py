@@ -195,9 +195,11 @@ def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.nda
         native = native_for(manifest, site)
     except WebmlError as exc:
         return [], f"samples skipped: {exc}"
-    # Generated inputs look like real ones where the model says enough (ids, masks, state).
+    # Generated inputs look like real ones where the model says enough (ids, masks, state),
+    # and dynamic dimensions take the golden input's sizes (webgl's graph has them fixed).
+    specs = tuple(t.with_shape(manifest.golden.inputs[t.name].shape) for t in manifest.inputs)
     pairs = [(feeds, native.run(feeds)) for feeds in sample_feeds(
-        manifest.inputs, count, seed=SAMPLE_SEED, features=manifest.features,
+        specs, count, seed=SAMPLE_SEED, features=manifest.features,
         hints=site_hints(manifest, site), given=given)]
     kind = "of --sample-inputs" if given is not None else "generated"
     return pairs, f"{len(pairs)} samples ({kind}) checked against {native.framework}"

@@ -7,6 +7,7 @@ and ``convert(loaded, out_dir, options) -> WebModel``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -35,6 +36,7 @@ class TargetOptions:
     quantize: str | None = None  # a mode of converter.quantize.MODES[target]
     quantize_weights: tuple[str, ...] | None = None  # tfjs: weight name patterns; None: all
     calibration: dict[str, np.ndarray] | None = None  # onnx int8: real inputs, samples first
+    progress: Callable[[str], None] | None = None  # one-line notes: a skipped stage, a guess
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,14 @@ class WebModel:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     float32_bytes: int  # what the model files would weigh unquantized
-    # Backends that open another file than ``entry`` (onnx: the fused graph).
+    # Backends that open another file than ``entry`` (onnx: the fused graph, webgl's static one).
     variants: dict[str, str] = field(default_factory=dict)
+    # Concrete shapes for the golden input and samples of inputs with dynamic dimensions.
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def feed_specs(self) -> tuple[TensorSpec, ...]:
+        """The inputs with the concrete shapes generated inputs take."""
+        return tuple(t.with_shape(self.shapes.get(t.name, t.shape)) for t in self.inputs)
 
 
 def get_target(name: str) -> ModuleType:

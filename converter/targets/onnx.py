@@ -9,10 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from converter import _tf, ops, optimize, quantize, tune
+from converter import _tf, onnx_ir, ops, optimize, quantize, tune
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.load import SERVING_SIGNATURE, LoadedModel, onnx_tensor_spec
 from converter.savedmodel import saved_model_for
+from converter.spec import resolve_shapes
 from converter.targets import TargetOptions, WebModel
 
 RUNTIME = "onnx"
@@ -22,6 +23,13 @@ OPSET = 17
 # onnxruntime-web's backends, and the file of the graph with fused operators.
 BACKENDS = ops.ORT_BACKENDS
 FUSED_ENTRY = "model.fused.onnx"
+# onnxruntime-web 1.30's webgl runs fixed input shapes only ("input tensor[0] check failed:
+# expected shape '[,224,224,3]' but got [1,224,224,3]"): its graph when the model's are dynamic.
+WEBGL_ENTRY = "model.webgl.onnx"
+# What each variant graph is, for `webml convert`'s summary.
+VARIANTS = {FUSED_ENTRY: "the graph with fused operators (the other backends lack some)",
+            WEBGL_ENTRY: "the graph with fixed input shapes, the golden input's (webgl runs no "
+                         "dynamic ones)"}
 # protobuf serializes no message of 2 GB or more: what one .onnx file can hold.
 PROTOBUF_LIMIT = 2**31 - 1
 
@@ -33,28 +41,41 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
     backend runs the fused operators that produces; otherwise ``model.onnx`` is
     the portable (basic level) graph and ``model.fused.onnx`` goes to the
     backends that can run it. Quantization starts from the portable graph.
+    Dynamic dimensions stay dynamic; webgl, which needs fixed ones, gets
+    ``model.webgl.onnx`` with the golden input's shapes when it runs the graph.
+    Every stage is checked: one whose result onnxruntime refuses is skipped.
     """
     import onnx
 
+    say = options.progress or (lambda _message: None)
     if loaded.format == "onnx":
         check_size(loaded.handle.ByteSize(), loaded.format)
         model = onnx.ModelProto()
         model.CopyFrom(loaded.handle)
+        lowered = onnx_ir.fit_ir_version(model)  # a model in memory was not lowered on load
+        if lowered:
+            say(f"note: {lowered}")
     else:
         check_size(_weight_bytes(loaded.handle), loaded.format)
         model = _from_tensorflow(loaded)
-    source_inputs = _graph_inputs(model)
-    model = tune.for_web(model, source_inputs, batch=options.batch, shapes=options.input_shapes)
+    tune.check_loads(model)
+    resolved = resolve_shapes(_graph_inputs(model), batch=options.batch,
+                              given=options.input_shapes)
+    if resolved.guessed:
+        say(f"note: {resolved.describe_guess()}")
+    model = tune.for_web(model, progress=say)
     inputs, outputs = _graph_inputs(model), tuple(onnx_tensor_spec(v) for v in model.graph.output)
-    portable = optimize.optimize(model, "basic")
+    portable = tune.stage("onnxruntime's basic optimization",
+                          lambda m: optimize.optimize(m, "basic"), model, progress=say)
     float32_bytes = portable.ByteSize()
     variants: dict[str, str] = {}
     if options.quantize:
         entry = quantize.quantize_onnx(portable, options.quantize, calibration=options.calibration)
         optimize.keep_used_opsets(entry)  # the quantizers import every domain they know
     else:
-        fused = optimize.optimize(model, "extended")
-        able = fused_backends(portable, fused)
+        fused = tune.stage("onnxruntime's extended optimization",
+                           lambda m: optimize.optimize(m, "extended"), model, progress=say)
+        able = fused_backends(portable, fused) if fused is not model else ()
         if set(able) == set(BACKENDS):
             entry = fused
         else:
@@ -63,7 +84,35 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
                 onnx.save(fused, str(out_dir / FUSED_ENTRY))
                 variants = {backend: FUSED_ENTRY for backend in able}
     onnx.save(entry, str(out_dir / ENTRY))
-    return WebModel(RUNTIME, ENTRY, inputs, outputs, float32_bytes, variants)
+    shapes = {t.name: t.shape for t in resolved.inputs}
+    if not all(t.is_static for t in inputs):
+        webgl = _static_webgl(out_dir / variants.get("webgl", ENTRY), shapes, say)
+        if webgl is not None:
+            variants["webgl"] = webgl
+            _drop_unused_fused(out_dir, variants)  # when only webgl had opened it
+    return WebModel(RUNTIME, ENTRY, inputs, outputs, float32_bytes, variants,
+                    {name: tuple(int(d) for d in shape)  # type: ignore[arg-type]
+                     for name, shape in shapes.items()})
+
+
+def _static_webgl(graph: Path, shapes: dict[str, Any], say: Any) -> str | None:
+    """Write webgl's graph with fixed input shapes, when webgl runs its operators at all."""
+    import onnx
+
+    model = onnx.load(str(graph))
+    if ops.unsupported_ops(model, "webgl"):
+        return None  # webgl is left out of the site for its operators, whatever the shapes
+    static = tune.stage("fixing input shapes for webgl", lambda m: tune.static_shapes(m, shapes),
+                        model, progress=say)
+    if static is model:
+        return None  # skipped, said why; the tables then leave webgl out for dynamic shapes
+    onnx.save(static, str(graph.parent / WEBGL_ENTRY))
+    return WEBGL_ENTRY
+
+
+def _drop_unused_fused(out_dir: Path, variants: dict[str, str]) -> None:
+    if FUSED_ENTRY not in variants.values():
+        (out_dir / FUSED_ENTRY).unlink(missing_ok=True)
 
 
 def fused_backends(portable: Any, fused: Any) -> tuple[str, ...]:
@@ -74,9 +123,11 @@ def fused_backends(portable: Any, fused: Any) -> tuple[str, ...]:
     """
     added = set(ops.onnx_operators(fused)) - set(ops.onnx_operators(portable))
     opsets = ops.onnx_opsets(fused)
+    # A fused node is judged by its attributes too: webgl's FusedConv drops a HardSigmoid.
     return tuple(backend for backend in BACKENDS
-                 if all(ops.onnx_support(backend, domain, op, opsets.get(domain))
-                        is ops.Support.NATIVE for domain, op in added))
+                 if not added & set(ops.node_limits(fused, backend))
+                 and all(ops.onnx_support(backend, domain, op, opsets.get(domain))
+                         is ops.Support.NATIVE for domain, op in added))
 
 
 def check_size(size: int, source_format: str) -> None:

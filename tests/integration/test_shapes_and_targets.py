@@ -11,26 +11,46 @@ from click.testing import CliRunner
 from converter import ConvertOptions, convert_model
 from converter.errors import UnsupportedModelError
 from converter.reference import run_onnx
+from converter.spec import GUESSED_SIZE
 from webapp.cli import cli
 
 
-def test_dynamic_dimensions_need_an_input_shape(tmp_path: Path, dynamic_onnx: Path) -> None:
-    with pytest.raises(UnsupportedModelError) as info:
-        convert_model(dynamic_onnx, tmp_path / "out")
-    assert "dynamic dimension 2" in str(info.value)
-    assert "--input-shape image=1,1,N,N" in info.value.hint
-    assert not (tmp_path / "out").exists()
+def dims(path: Path) -> list[list[int | str]]:
+    """Each graph input's dims as the file states them: sizes, or symbols."""
+    model = onnx.load(str(path))
+    return [[d.dim_value if d.HasField("dim_value") else d.dim_param
+             for d in v.type.tensor_type.shape.dim] for v in model.graph.input]
 
 
-def test_input_shape_fixes_them_in_model_and_manifest(tmp_path: Path,
-                                                      dynamic_onnx: Path) -> None:
+def test_dynamic_dimensions_stay_dynamic_and_webgl_gets_a_static_graph(
+        tmp_path: Path, dynamic_onnx: Path) -> None:
+    notes: list[str] = []
+    result = convert_model(dynamic_onnx, tmp_path / "out", progress=notes.append)
+    guess = f"--input-shape image=1,1,{GUESSED_SIZE},{GUESSED_SIZE}"
+    assert [n for n in notes if n.startswith("note:")] == [
+        "note: the golden input and samples take guessed sizes for dynamic dimensions: "
+        f"{guess} (the model stays dynamic; pass --input-shape to choose)"]
+    assert result.manifest.inputs[0].shape == ("N", 1, "H", "W")
+    assert dims(tmp_path / "out" / "model.onnx") == [["N", 1, "H", "W"]]
+    assert result.manifest.golden.inputs["image"].shape == (1, 1, GUESSED_SIZE, GUESSED_SIZE)
+    # webgl runs fixed input shapes only: it gets the golden input's.
+    assert result.manifest.variants == {"webgl": "model.webgl.onnx"}
+    assert dims(tmp_path / "out" / "model.webgl.onnx") == [[1, 1, GUESSED_SIZE, GUESSED_SIZE]]
+    # The web model takes other sizes, and computes what the source does.
+    feeds = {"image": np.random.default_rng(0).random((2, 1, 30, 50), dtype=np.float32)}
+    np.testing.assert_allclose(run_onnx(tmp_path / "out" / "model.onnx", feeds)["score"],
+                               run_onnx(dynamic_onnx, feeds)["score"], rtol=1e-5)
+
+
+def test_input_shape_chooses_the_golden_shape(tmp_path: Path, dynamic_onnx: Path) -> None:
+    notes: list[str] = []
     result = convert_model(dynamic_onnx, tmp_path / "out",
-                           ConvertOptions(input_shapes={"image": (1, 1, 48, 192)}))
-    assert result.manifest.inputs[0].shape == (1, 1, 48, 192)
-    model = onnx.load(str(tmp_path / "out" / "model.onnx"))
-    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [
-        1, 1, 48, 192]
+                           ConvertOptions(input_shapes={"image": (1, 1, 48, 192)}),
+                           progress=notes.append)
+    assert not [n for n in notes if n.startswith("note:")]
+    assert result.manifest.inputs[0].shape == ("N", 1, "H", "W")
     assert result.manifest.golden.inputs["image"].shape == (1, 1, 48, 192)
+    assert dims(tmp_path / "out" / "model.webgl.onnx") == [[1, 1, 48, 192]]
 
 
 @pytest.mark.parametrize(("shape", "message"), [
@@ -73,3 +93,28 @@ def test_to_all_writes_both_targets(tmp_path: Path, keras_files: dict[str, Path]
     shards = [p for g in graph["weightsManifest"] for p in g["paths"]]
     assert len(shards) > 1  # 2 kB shards for ~6 kB of weights
     assert all((out / "tfjs" / p).stat().st_size <= 2000 for p in shards)
+
+
+def test_the_stateful_if_lstm_model_converts_and_builds_with_dynamic_inputs(
+        tmp_path: Path, stateful_onnx: Path) -> None:
+    """It failed: fixing its inputs made onnxruntime refuse it (First input tensor must have
+    rank 3). Now its dimensions stay dynamic, and even fixed golden shapes convert."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["convert", str(stateful_onnx), "-o", str(out),
+                                      "--input-shape", "input=1,512"])
+    assert result.exit_code == 0, result.output
+    assert "error:" not in result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert notes == ["note: webgl cannot run this model (If, LSTM, dynamic input shapes (input, "
+                     "state)): `webml build` leaves it out"]
+    assert dims(out / "model.onnx") == [["", ""], [2, "", 128], []]
+    manifest = json.loads((out / "webml.json").read_text())
+    assert [t["shape"] for t in manifest["inputs"]] == [[None, None], [2, None, 128], []]
+    # One symbol, one size: the state's batch is the input's.
+    assert [manifest["golden"]["inputs"][n]["shape"] for n in ("input", "state", "sr")] == [
+        [1, 512], [2, 1, 128], []]
+    site = CliRunner().invoke(cli, ["build", str(out), "-o", str(tmp_path / "site")])
+    assert site.exit_code == 0, site.output
+    assert "leaving out webgl: it cannot run If, LSTM, dynamic input shapes" in site.output
+    built = json.loads((tmp_path / "site" / "webml.json").read_text())
+    assert built["vendor"]["backends"] == ["webgpu", "wasm"]

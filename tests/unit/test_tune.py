@@ -7,7 +7,7 @@ import pytest
 from converter import reference, tune
 from converter.errors import UnsupportedModelError
 from converter.load import load_model
-from converter.spec import TensorSpec, make_static
+from converter.spec import GUESSED_SIZE, TensorSpec, make_static, resolve_shapes
 
 
 def test_make_static_fixes_batch_only() -> None:
@@ -16,23 +16,93 @@ def test_make_static_fixes_batch_only() -> None:
         make_static(TensorSpec("x", "float32", (1, 3, "height", 8)))
 
 
-def test_for_web_fixes_shapes_and_conv_attributes(tiny_onnx: Path) -> None:
+def test_for_web_keeps_dynamic_dims_and_writes_conv_attributes(tiny_onnx: Path) -> None:
     loaded = load_model(tiny_onnx)
     model = onnx.ModelProto()
     model.CopyFrom(loaded.handle)
-    tuned = tune.for_web(model, loaded.spec.inputs, batch=1)
-    dims = [d.dim_value for d in tuned.graph.input[0].type.tensor_type.shape.dim]
-    assert dims == [1, 1, 8, 8]
-    assert tuned.graph.output[0].type.tensor_type.shape.dim[0].dim_value == 1
+    tuned = tune.for_web(model)
+    dims = tuned.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and [d.dim_value for d in dims[1:]] == [1, 8, 8]
     (conv,) = [n for n in tuned.graph.node if n.op_type == "Conv"]
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in conv.attribute}
     assert attrs["dilations"] == [1, 1] and attrs["strides"] == [1, 1] and attrs["group"] == 1
     onnx.checker.check_model(tuned)
-    # Tuning changes no number the model computes.
-    feeds = reference.golden_inputs((TensorSpec("image", "float32", (1, 1, 8, 8)),))
+    # Tuning changes no number the model computes, at any batch.
+    feeds = reference.golden_inputs((TensorSpec("image", "float32", (3, 1, 8, 8)),))
     before = reference.run_onnx(loaded.handle, feeds)["probabilities"]
     after = reference.run_onnx(tuned, feeds)["probabilities"]
     assert np.array_equal(before, after)
+
+
+def test_static_shapes_fix_inputs_for_webgl(tiny_onnx: Path) -> None:
+    static = tune.static_shapes(onnx.load(str(tiny_onnx)), {"image": (1, 1, 8, 8)})
+    assert [d.dim_value for d in static.graph.input[0].type.tensor_type.shape.dim] == [1, 1, 8, 8]
+    assert tune.load_error(static) is None
+
+
+def test_a_stage_onnxruntime_would_refuse_is_skipped_with_a_note(stateful_onnx: Path) -> None:
+    """The stateful If+LSTM model: fixing its inputs made onnxruntime refuse it."""
+    model = onnx.load(str(stateful_onnx))
+    assert tune.load_error(model) is None  # the source loads
+    shapes = {"input": (1, 512), "state": (2, 1, 128), "sr": ()}
+    refused = tune.load_error(tune.static_shapes(onnx.load(str(stateful_onnx)), shapes))
+    assert refused is not None and "First input tensor must have rank 3" in refused
+    notes: list[str] = []
+    kept = tune.stage("fixing input shapes for webgl", lambda m: tune.static_shapes(m, shapes),
+                      model, progress=notes.append)
+    assert kept is model
+    (note,) = notes
+    assert note.startswith("note: skipped fixing input shapes for webgl: onnxruntime would "
+                           "refuse the result (")
+    assert "First input tensor must have rank 3" in note and "\n" not in note
+    assert "ONNXRuntimeError" not in note
+
+
+def test_resolve_shapes_shares_symbols_across_inputs() -> None:
+    inputs = (TensorSpec("input", "float32", ("batch", "samples")),
+              TensorSpec("state", "float32", (2, "batch", 128)),
+              TensorSpec("mask", "int64", ("batch", "samples")),
+              TensorSpec("sr", "int64", ()))
+    resolved = resolve_shapes(inputs, batch=1, given={"input": (1, 512)})
+    assert [t.shape for t in resolved.inputs] == [(1, 512), (2, 1, 128), (1, 512), ()]
+    assert resolved.guessed == ()
+
+
+def test_resolve_shapes_guesses_the_rest_and_says_how_to_choose() -> None:
+    inputs = (TensorSpec("input", "float32", (None, None)),
+              TensorSpec("state", "float32", (2, None, 128)))
+    resolved = resolve_shapes(inputs, batch=1)
+    # A lone dynamic dim between fixed ones is an RNN state's batch.
+    assert [t.shape for t in resolved.inputs] == [(1, GUESSED_SIZE), (2, 1, 128)]
+    assert resolved.guessed == ("input",)
+    assert f"--input-shape input=1,{GUESSED_SIZE} (the model stays dynamic" in (
+        resolved.describe_guess())
+
+
+def test_resolve_shapes_without_guessing_reports_every_missing_dim_at_once() -> None:
+    inputs = (TensorSpec("ids", "int64", ("batch", "seq")),
+              TensorSpec("mask", "int64", ("batch", "seq")),
+              TensorSpec("image", "float32", (None, 3, "H", "W")),
+              TensorSpec("state", "float32", (2, "batch", 128)))
+    with pytest.raises(UnsupportedModelError) as info:
+        resolve_shapes(inputs, batch=1, guess=False)
+    assert info.value.message == ("dynamic dimensions need a size: ids dim 1 (seq), mask dim 1 "
+                               "(seq), image dim 2 (H), image dim 3 (W)")
+    assert info.value.hint == ("give them with --input-shape ids=1,N --input-shape mask=1,N "
+                               "--input-shape image=1,3,M,K (N, M, K: the sizes you want)")
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"image": (1, 3, 48)}, "does not fit"),
+    ({"image": (1, 1, 48, 192)}, "does not fit"),
+    ({"a": (1, 5), "b": (1, 6)}, "gives the dimension 'seq' two sizes, 5 and 6"),
+])
+def test_resolve_shapes_checks_what_is_given(given: dict[str, tuple[int, ...]],
+                                             message: str) -> None:
+    inputs = (TensorSpec("image", "float32", (None, 3, "H", "W")),
+              TensorSpec("a", "int64", ("batch", "seq")), TensorSpec("b", "int64", (1, "seq")))
+    with pytest.raises(UnsupportedModelError, match=message):
+        resolve_shapes(inputs, given=given)
 
 
 def test_golden_inputs_are_deterministic() -> None:
