@@ -1,6 +1,9 @@
 // Service worker: the site keeps working offline after the first visit, and
-// gets cross-origin isolation (WebAssembly threads) on hosts that cannot send
-// the COOP/COEP headers themselves (GitHub Pages).
+// gets its headers on hosts that cannot send them (GitHub Pages): cross-origin
+// isolation (WebAssembly threads) and the Content-Security-Policy. The page
+// carries its CSP in a <meta> tag, but a worker loaded from a URL takes its
+// CSP from its own response only: without this, the inference worker would
+// run with none and could fetch any origin.
 //
 // Runtime and model files live under version- and content-named paths
 // (vendor/, model/): served from the cache first. The page, its scripts and
@@ -11,11 +14,8 @@ const SHELL = []; // the page's files, filled in by `webml build`
 const VERSION = 'dev'; // a hash of them, filled in by `webml build`
 const SHELL_CACHE = `webml-shell-${VERSION}`;
 const FILES_CACHE = 'webml-files';
-const ISOLATION = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
+const HEADERS = {}; // webapp/headers.py's SITE_HEADERS, filled in by `webml build`
+const CSP = 'Content-Security-Policy';
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -30,10 +30,21 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
-function isolated(response) {
-  if (response.type === 'opaque' || Object.keys(ISOLATION).every((h) => response.headers.has(h))) return response;
+// Each site header the host did not send is added. A CSP the host sent is kept
+// and the site's is added beside it: a browser enforces both, so the result is
+// never looser than the site's own.
+function withSiteHeaders(response) {
+  if (response.type === 'opaque') return response;
   const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(ISOLATION)) if (!headers.has(name)) headers.set(name, value);
+  let changed = false;
+  for (const [name, value] of Object.entries(HEADERS)) {
+    const sent = headers.get(name);
+    if (sent === null) headers.set(name, value);
+    else if (name === CSP && !sent.split(',').map((p) => p.trim()).includes(value)) headers.append(name, value);
+    else continue;
+    changed = true;
+  }
+  if (!changed) return response;
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
@@ -64,5 +75,5 @@ self.addEventListener('fetch', (event) => {
   if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
   const path = url.pathname.slice(new URL(self.registration.scope).pathname.length);
   const answer = /^(vendor|model)\//.test(path) ? cacheFirst(event.request) : networkFirst(event.request);
-  event.respondWith(answer.then(isolated));
+  event.respondWith(answer.then(withSiteHeaders));
 });

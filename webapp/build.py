@@ -27,7 +27,7 @@ from converter.manifest import (
     write_manifest,
 )
 from converter.pipeline import ConvertOptions, Progress, convert_model
-from webapp import headers, runtimes
+from webapp import headers, record, runtimes
 from webapp.assets import static_root
 
 MODEL_FOLDER = "model"
@@ -114,6 +114,8 @@ def _build(model_dir: Path, out: Path, options: BuildOptions,
         (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
         (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(), encoding="utf-8")
         write_manifest(site_manifest, stage)
+        # Last: the sha256 of every file above, which verify checks what is served against.
+        say(f"build record {record.RECORD_NAME}: sha256 {record.write_record(stage)}")
         files = [p for p in stage.rglob("*") if p.is_file()]
         count, size = len(files), sum(p.stat().st_size for p in files)
     say(f"built {out} ({count} files, {size / 1e6:.1f} MB)")
@@ -201,7 +203,7 @@ def pin_page_scripts(stage: Path) -> None:
 
 
 def _fill_service_worker(stage: Path) -> None:
-    """Write the page's file list, and a version that changes with them, into sw.js."""
+    """Write the page's file list, a version that changes with them, and the headers into sw.js."""
     worker = stage / "sw.js"
     shell = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
                    if p.is_file() and p.suffix in (".html", ".js", ".css") and p != worker
@@ -211,7 +213,9 @@ def _fill_service_worker(stage: Path) -> None:
     text = worker.read_text(encoding="utf-8")
     files = json.dumps(["./", MANIFEST_NAME, *shell])
     for marker, value in (("const SHELL = [];", f"const SHELL = {files};"),
-                          ("const VERSION = 'dev';", f"const VERSION = '{version}';")):
+                          ("const VERSION = 'dev';", f"const VERSION = '{version}';"),
+                          ("const HEADERS = {};",
+                           f"const HEADERS = {json.dumps(headers.SITE_HEADERS)};")):
         if marker not in text:
             raise BuildError(f"static/sw.js lacks the line {marker!r}",
                              "restore static/sw.js from the webml distribution")

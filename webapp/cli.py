@@ -378,13 +378,17 @@ def serve(site: Path, host: str, port: int) -> None:
               help="Timed runs of the golden input per backend.")
 @click.option("--atol", type=float, default=None, help="Override the manifest's atol.")
 @click.option("--rtol", type=float, default=None, help="Override the manifest's rtol.")
+@click.option("--watch", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              metavar="SECONDS",
+              help="Keep watching every page this long after the last check, for what it does "
+                   "late (pages are watched for the whole run, while verify uses their inputs).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
 def verify(site: Path, backends: str, require: str, samples: int,
            sample_inputs: Path | None, browser: Path | None,
            timeout: float, repeats: int, atol: float | None, rtol: float | None,
-           json_path: Path | None) -> None:
+           watch: float, json_path: Path | None) -> None:
     """Run SITE in headless Chromium and check it against native outputs and for leaks."""
     from converter.manifest import read_manifest
     from webapp.verify import VerifyOptions, format_report, verify_site
@@ -398,7 +402,7 @@ def verify(site: Path, backends: str, require: str, samples: int,
                                                if b not in ("webgpu", "webgl", "wasm")))
     chosen = (*chosen, *(b for b in required if b not in chosen))
     report = verify_site(site, VerifyOptions(chosen, browser, timeout, repeats, samples, atol,
-                                             rtol, required, sample_inputs=(
+                                             rtol, required, watch, sample_inputs=(
                                                  _arrays(sample_inputs, "sample-inputs")
                                                  if sample_inputs else None)))
     click.echo(format_report(report))

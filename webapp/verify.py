@@ -9,14 +9,26 @@ onnxruntime or TensorFlow). The page's own check is not trusted.
 Privacy audit: every request is recorded (URL, method, size, and whether it came
 before the model was ready). The run fails on any request to another origin,
 any request at all after the model loaded (inputs are processed in memory
-only), and any Content-Security-Policy violation.
+only), and any Content-Security-Policy violation, the page's or a worker's.
+It also fails on what a CSP cannot block, which an init script (probe.js)
+and the page's own guard (static/js/guard.js) report: navigations to another
+origin (a 204 answer leaves the page as it was), popups, WebRTC, and resource
+hints such as preconnect. Each backend's page stays open, watched, for the
+whole run and ``watch_s`` seconds after the last check, while verify drives
+the page's own inputs (the sample button, a sample through each widget): a
+page that leaks late, or only on a click, is seen. Every file served must
+match the build record (webapp/record.py).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,12 +39,18 @@ from converter.errors import BrowserError, WebmlError
 from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import sample_feeds, site_hints
+from webapp import record
 from webapp.browser import launch, page_url, wait_until_ready
 from webapp.serve import running_server
 from webapp.table import text_table
 
 SAMPLE_SEED = 1000  # samples use seeds 1000, 1001, ...; the golden input uses 0
 SETTLE_MS = 250
+AUDIT_PREFIX = "webml-audit "  # probe.js's reports on the console
+GUARD_PREFIX = "webml guard: blocked "  # static/js/guard.js's
+# What the guard names, as the kinds the report uses.
+GUARD_KINDS = {"window.open": "window.open", "navigation": "navigation", "link": "link",
+               "WebRTC": "webrtc"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,7 @@ class VerifyOptions:
     atol: float | None = None  # None: the manifest's tolerance
     rtol: float | None = None
     require: tuple[str, ...] = ()  # backends whose unavailability is a failure
+    watch_s: float = 5.0  # pages stay watched this long after the last check
     sample_inputs: dict[str, np.ndarray] | None = None  # the user's own samples, instead
 
 
@@ -64,6 +83,7 @@ class BackendResult:
     inference_ms: float | None = None  # median over the repeats
     checked: int = 0  # inputs compared: the golden one and the samples
     detail: str = ""
+    inputs: tuple[str, ...] = ()  # the page's own controls verify drove, each giving an output
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,20 @@ class Request:
 
 
 @dataclass(frozen=True)
+class AuditEvent:
+    """Something a page did that no CSP stops and no request shows.
+
+    ``kind``: "navigation" (to another origin), "link" (one followed to another
+    origin), "window.open", "popup" (a window that opened), "webrtc", or a
+    resource hint to another origin ("preconnect", "dns-prefetch", ...).
+    """
+
+    kind: str
+    url: str
+    blocked: bool = False  # the page's own guard refused it
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """Everything verify saw; ``ok`` only if every backend passed and nothing leaked."""
 
@@ -87,6 +121,9 @@ class VerifyReport:
     csp_violations: tuple[str, ...]
     required: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    events: tuple[AuditEvent, ...] = ()
+    files: tuple[str, ...] = ()  # how the served site differs from its build record
+    record_sha256: str | None = None  # of the build record itself, to compare with build's
 
     @property
     def off_origin(self) -> tuple[Request, ...]:
@@ -104,16 +141,18 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return (all(self.result_ok(r) for r in self.results) and not self.off_origin
-                and not self.after_load and not self.csp_violations)
+                and not self.after_load and not self.csp_violations and not self.events
+                and not self.files)
 
 
 class _Recorder:
-    """Collects one page's requests and CSP reports, and keeps other origins unreached."""
+    """Collects one page's requests, CSP reports and audit events; keeps other origins unreached."""
 
     def __init__(self, origin: str) -> None:
         self.origin = origin
         self.requests: list[Request] = []
         self.violations: list[str] = []
+        self.events: list[AuditEvent] = []
         self.errors: list[str] = []
         self.ready_at: float | None = None  # wall-clock ms when the page said it was ready
         self._started: list[float] = []
@@ -121,9 +160,16 @@ class _Recorder:
 
     def attach(self, context: Any, page: Any) -> None:
         context.route("**/*", self._route)
+        context.add_init_script(script=PROBE)
         page.on("requestfinished", self._finished)
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("popup", lambda popup: self._event("popup", popup.url or "about:blank"))
+        # A worker's CSP violations reach no console event of Playwright's; the
+        # page target's log has them (source "worker").
+        cdp = context.new_cdp_session(page)
+        cdp.on("Log.entryAdded", self._log)
+        cdp.send("Log.enable")
 
     def _route(self, route: Any) -> None:
         request = route.request
@@ -142,10 +188,38 @@ class _Recorder:
             pass
 
     def _console(self, message: Any) -> None:
-        if "Content Security Policy" in message.text:
-            self.violations.append(message.text)
+        text = message.text
+        if text.startswith(AUDIT_PREFIX):
+            try:
+                data = json.loads(text.removeprefix(AUDIT_PREFIX))
+                self._event(str(data["kind"]), str(data["url"]))
+            except (ValueError, KeyError, TypeError):
+                self._event("malformed audit report", text[:200])  # the page forged one
+        elif text.startswith(GUARD_PREFIX):
+            what, _, url = text.removeprefix(GUARD_PREFIX).partition(" ")
+            self._event(GUARD_KINDS.get(what, what), url, blocked=True)
+        elif "Content Security Policy" in text:
+            self._violation(text)
         elif message.type == "error":
-            self.errors.append(message.text)
+            self.errors.append(text)
+
+    def _log(self, params: dict[str, Any]) -> None:
+        entry = params.get("entry", {})
+        text = str(entry.get("text", ""))
+        if entry.get("source") == "worker" and "Content Security Policy" in text:
+            self._violation(f"in a worker ({entry.get('url', '?')}): {text}")
+
+    def _violation(self, text: str) -> None:
+        if text not in self.violations:
+            self.violations.append(text)
+
+    def _event(self, kind: str, url: str, blocked: bool = False) -> None:
+        # The probe and the guard may both report one attempt: it is listed once.
+        for i, seen in enumerate(self.events):
+            if (seen.kind, seen.url) == (kind, url):
+                self.events[i] = AuditEvent(kind, url, seen.blocked or blocked)
+                return
+        self.events.append(AuditEvent(kind, url, blocked))
 
     def read_ready_time(self, page: Any) -> None:
         """Read when the page said it was ready, on the wall clock requests are timed on."""
@@ -159,8 +233,15 @@ class _Recorder:
                 for r, started in zip(self.requests, self._started, strict=True)]
 
 
+PROBE = (files("webapp") / "probe.js").read_text(encoding="utf-8")
+
+
 def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> VerifyReport:
-    """Open ``site`` in headless Chromium once per backend and check its outputs."""
+    """Open ``site`` in headless Chromium once per backend and check its outputs.
+
+    Every page stays open until the end: watched while the other backends run
+    and for ``options.watch_s`` seconds after the last check.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
@@ -168,20 +249,36 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
     site = Path(site)
     manifest = read_manifest(site)
     samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
-    requests: list[Request] = []
-    violations: list[str] = []
     results = []
+    watched: list[tuple[Any, _Recorder]] = []
     with running_server(site) as url, sync_playwright() as playwright:
+        changed = record.check_served(site, url)
         browser = launch(playwright, options.browser)
         try:
             for backend in options.backends:
                 results.append(_check_backend(browser, url, backend, manifest, samples, options,
-                                              requests, violations))
+                                              watched))
+            if watched and options.watch_s > 0:
+                # Playwright delivers the pages' events while it waits.
+                watched[-1][0].pages[0].wait_for_timeout(options.watch_s * 1000)
         finally:
+            for context, _ in watched:
+                _close_quietly(context)
             browser.close()
+    requests = [r for _, recorder in watched for r in recorder.finished_requests()]
+    violations = [v for _, recorder in watched for v in recorder.violations]
+    events = [e for _, recorder in watched for e in recorder.events]
     notes = (native_note,) if native_note else ()
     return VerifyReport(site, tuple(results), tuple(requests), tuple(violations),
-                        options.require, notes)
+                        options.require, notes, tuple(events), changed,
+                        record.record_sha256(site))
+
+
+def _close_quietly(context: Any) -> None:
+    try:
+        context.close()
+    except Exception:  # the browser may be gone already
+        pass
 
 
 def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.ndarray] | None
@@ -207,8 +304,9 @@ def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.nda
 
 def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
                    samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
-                   options: VerifyOptions, requests: list[Request],
-                   violations: list[str]) -> BackendResult:
+                   options: VerifyOptions, watched: list[tuple[Any, _Recorder]]
+                   ) -> BackendResult:
+    """Check one backend; its page is left open, in ``watched``, for verify_site to close."""
     shipped = manifest.vendor.backends if manifest.vendor else ()
     if backend != "auto" and backend not in shipped:
         return BackendResult(backend, None, "unavailable",
@@ -219,21 +317,17 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
     context = browser.new_context(service_workers="block")
     page = context.new_page()
     recorder = _Recorder(_origin(url) or "")
+    watched.append((context, recorder))
     recorder.attach(context, page)
     tries = len(shipped) if backend == "auto" else 1
     try:
         ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),
                                  options.timeout_s, tries)
-        result = _run_page(page, ready, backend, manifest, samples, options, recorder)
+        return _run_page(page, ready, backend, manifest, samples, options, recorder)
     except Exception as exc:  # Playwright's Error and TimeoutError
         unavailable = _evaluate_quietly(page, "() => window.webml?.state?.unavailable === true")
-        result = BackendResult(backend, None, "unavailable" if unavailable else "error",
-                               detail=_page_error(page, exc, recorder.errors))
-    finally:
-        context.close()
-    requests.extend(recorder.finished_requests())
-    violations.extend(recorder.violations)
-    return result
+        return BackendResult(backend, None, "unavailable" if unavailable else "error",
+                             detail=_page_error(page, exc, recorder.errors))
 
 
 def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest,
@@ -247,18 +341,76 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
         encoded = {name: encode_array(value) for name, value in feeds.items()}
         answer = page.evaluate("(f) => window.webml.runEncoded(f)", encoded)
         checks.append((native, _arrays(answer["outputs"])))
+    driven, silent = drive_inputs(page, options.timeout_s)
     recorder.read_ready_time(page)
     reports = [compare_outputs(want, got, atol=atol, rtol=rtol) for want, got in checks]
     failed = [r for r in reports if not r.ok]
-    detail = ""
-    if failed:
-        detail = f"{len(failed)} of {len(reports)} inputs off: {failed[0].describe()}"
+    details = ([f"{len(failed)} of {len(reports)} inputs off: {failed[0].describe()}", *silent]
+               if failed else silent)
     return BackendResult(
         backend, ready["backend"], "fail" if failed else "pass",
         max(r.max_abs for r in reports),
         max((o.max_rel for r in reports for o in r.outputs), default=0.0),
         _top1(manifest, checks), ready["loadMs"], statistics.median(run["timesMs"]),
-        len(reports), detail)
+        len(reports), "; ".join(details), tuple(driven))
+
+
+def drive_inputs(page: Any, timeout_s: float) -> tuple[list[str], list[str]]:
+    """Use a ready page's own controls as a visitor would, while verify watches.
+
+    The "Run sample input" button, then a sample through each widget the page
+    shows (the form's Predict, the tensor editor's Run, an image file, a
+    drawing). Returns the controls that gave an output, and a line for each
+    that gave none.
+    """
+    widget = "#input-widget"
+    controls: list[tuple[str, Any]] = [("Run sample input", lambda: page.click("#run-sample"))]
+    if page.locator(f"{widget} form.features").count():
+        controls.append(("the form's Predict",
+                         lambda: page.click(f"{widget} form.features button[type=submit]")))
+    if page.locator(f"{widget} textarea").count():
+        controls.append(("the tensor editor's Run", lambda: page.click(f"{widget} button.primary")))
+    if page.locator("#image-file").count():
+        controls.append(("an image file", lambda: page.set_input_files("#image-file", {
+            "name": "sample.png", "mimeType": "image/png", "buffer": sample_png()})))
+    if page.locator("canvas.draw").count():
+        controls.append(("a drawing", lambda: _draw(page)))
+    driven, silent = [], []
+    for name, use in controls:
+        page.evaluate("() => { window.webml.last = undefined; }")
+        try:
+            use()
+            # Polled on a timer: animation frames stop in a page a popup put in the background.
+            page.wait_for_function("() => window.webml.last !== undefined", polling=100,
+                                   timeout=timeout_s * 1000)
+            driven.append(name)
+        except Exception as exc:  # Playwright's Error and TimeoutError
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            silent.append(f"{name} gave no output ({first[:120]})")
+    return driven, silent
+
+
+def _draw(page: Any) -> None:
+    """A diagonal stroke across the drawing canvas, with the mouse."""
+    box = page.locator("canvas.draw").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.8, steps=8)
+    page.mouse.up()
+
+
+def sample_png(size: int = 32) -> bytes:
+    """A small grey-scale PNG (a diagonal gradient), for a page's image input."""
+    rows = b"".join(b"\0" + bytes((x + y) * 255 // (2 * size - 2) for x in range(size))
+                    for y in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
 
 
 def _arrays(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -330,6 +482,20 @@ def format_report(report: VerifyReport) -> str:
     for r in report.after_load:
         lines.append(f"  after load: {r.method} {r.url}")
     for text in report.csp_violations:
-        lines.append(f"  CSP violation: {text[:200]}")
+        lines.append(f"  CSP violation: {text[:240]}")
+    for r in report.results:
+        if r.inputs:
+            lines.append(f"{r.requested}: drove {', '.join(r.inputs)}")
+    lines.append(f"page events no CSP stops: {len(report.events)}"
+                 f" ({sum(e.blocked for e in report.events)} blocked by the page's guard)")
+    for e in report.events:
+        lines.append(f"  {e.kind}: {e.url}" + (" (blocked by the page's guard)" if e.blocked
+                                                else ""))
+    sha = f"sha256 {report.record_sha256}" if report.record_sha256 else "none"
+    lines.append(f"build record ({record.RECORD_NAME}, {sha}): "
+                 + (f"{len(report.files)} files differ" if report.files
+                    else "every file served matches"))
+    for problem in report.files:
+        lines.append(f"  {problem}")
     lines.append("verify: " + ("passed" if report.ok else "FAILED"))
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 // reproduces the golden output, then take inputs and show outputs.
 // `window.webml` exposes the same steps to `webml verify` and the tests.
 
+import { blocked } from './guard.js'; // first: it closes what the CSP cannot before other code runs
 import { candidates, golden, start, withTimeout } from './backends.js';
 import { fetchVerified, isSingleFile, loadManifest, modelFiles } from './manifest.js';
 import { render } from './outputs.js';
