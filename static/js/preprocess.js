@@ -49,5 +49,7 @@ export function canvasToTensor(canvas, pre, spec) {
       data[index] = value;
     }
   }
-  return { dtype: spec.dtype, shape: spec.shape, data };
+  // One picture, at the size the manifest's preprocessing gives (the model's own dims may be dynamic).
+  const shape = layout === 'NCHW' ? [1, channels, height, width] : [1, height, width, channels];
+  return { dtype: spec.dtype, shape, data };
 }

@@ -1,4 +1,5 @@
-"""An ONNX site with two graphs: the fused one where a backend runs it, portable elsewhere."""
+"""An ONNX site with several graphs: fused where a backend runs it, portable elsewhere, static
+for webgl."""
 
 import json
 from pathlib import Path
@@ -24,14 +25,16 @@ def dense_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("variants")
     model.save(root / "dense.keras")
     converted = convert_model(root / "dense.keras", root / "out", ConvertOptions(target="onnx"))
-    # webgpu would run FusedGemm on the CPU: it gets the portable graph too.
-    assert converted.manifest.variants == {"wasm": "model.fused.onnx"}
+    # webgpu would run FusedGemm on the CPU: it gets the portable graph too; webgl gets it
+    # with a fixed batch (it runs no dynamic shapes).
+    assert converted.manifest.variants == {"wasm": "model.fused.onnx",
+                                           "webgl": "model.webgl.onnx"}
     build_site(converted.out_dir, root / "site")
     return root / "site"
 
 
 @pytest.mark.parametrize(("backend", "graph", "other"), [
-    ("webgl", "/model.onnx", "/model.fused.onnx"),
+    ("webgl", "/model.webgl.onnx", "/model.fused.onnx"),
     ("wasm", "/model.fused.onnx", "/model.onnx"),
     ("webgpu", "/model.onnx", "/model.fused.onnx"),
 ])

@@ -36,7 +36,8 @@ export function mount(container, manifest, onInput) {
   form.append(button);
   form.addEventListener('submit', (event) => {
     event.preventDefault();  // nothing is submitted anywhere: the model runs here
-    onInput({ [spec.name]: fromNumbers(spec.dtype, spec.shape, fields.map((f) => Number(f.value))) });
+    // One row of features: [1, features], whatever the model's batch dimension says.
+    onInput({ [spec.name]: fromNumbers(spec.dtype, [1, fields.length], fields.map((f) => Number(f.value))) });
   });
   container.append(form);
 }

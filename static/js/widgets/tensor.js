@@ -7,7 +7,8 @@ export function mount(container, manifest, onInput) {
   const sample = golden(manifest).inputs;
   const editors = manifest.inputs.map((spec) => {
     const label = document.createElement('label');
-    label.textContent = `${spec.name} — ${spec.dtype} [${spec.shape.join(', ')}], values as a flat or nested JSON array`;
+    const dims = spec.shape.map((d) => d ?? '?').join(', ');
+    label.textContent = `${spec.name} — ${spec.dtype} [${dims}], values as a flat or nested JSON array`;
     const area = document.createElement('textarea');
     area.spellcheck = false;
     area.value = JSON.stringify(toNumbers(sample[spec.name]).map((v) => Number(v.toPrecision(6))));
@@ -28,7 +29,7 @@ export function mount(container, manifest, onInput) {
       const feeds = {};
       for (const [spec, area] of editors) {
         const values = JSON.parse(area.value);
-        feeds[spec.name] = fromNumbers(spec.dtype, spec.shape, [values].flat(Infinity).map(Number));
+        feeds[spec.name] = fromNumbers(spec.dtype, shapeOf(spec, values, sample[spec.name]), [values].flat(Infinity).map(Number));
       }
       onInput(feeds);
     } catch (e) {
@@ -36,4 +37,16 @@ export function mount(container, manifest, onInput) {
     }
   });
   container.append(button, error);
+}
+
+/**
+ * The shape of a visitor's values: a nested array's own when it has the input's
+ * rank (a dynamic dimension, a sequence length say, takes any size), else the
+ * sample input's, which fills the dynamic dimensions of a flat list.
+ */
+function shapeOf(spec, values, sample) {
+  const nested = [];
+  for (let v = values; Array.isArray(v); v = v[0]) nested.push(v.length);
+  const fits = nested.length === spec.shape.length && spec.shape.every((d, i) => !Number.isInteger(d) || d === nested[i]);
+  return fits ? nested : sample.shape;
 }
