@@ -182,14 +182,32 @@ def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _run_keras(model: Any, specs: tuple[TensorSpec, ...],
                feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    args = [feeds[spec.name] for spec in specs]
-    result = model(args[0] if len(args) == 1 else args, training=False)
+    result = model(_keras_args(model, specs, feeds), training=False)
     if isinstance(result, dict):
         return {name: np.asarray(value) for name, value in result.items()}
     if not isinstance(result, list | tuple):
         result = [result]
     # Keras 3's export names a model's outputs output_0, output_1, ... in order.
     return {f"output_{i}": np.asarray(value) for i, value in enumerate(result)}
+
+
+def _keras_args(model: Any, specs: tuple[TensorSpec, ...], feeds: dict[str, np.ndarray]) -> Any:
+    """The feeds in the structure the model was built with: a dict, a list, or one tensor.
+
+    Keras 3 warns on the terminal ("UserWarning: The structure of `inputs` doesn't
+    match the expected structure") when a model built on {"a": ..., "b": ...} or
+    on [x] is called with a list or a bare tensor.
+    """
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):  # a subclassed model: no symbolic inputs
+        structure = None
+    if isinstance(structure, dict):
+        return {key: feeds[tensor.name] for key, tensor in structure.items()}
+    if isinstance(structure, list | tuple):
+        return [feeds[tensor.name] for tensor in structure]
+    args = [feeds[spec.name] for spec in specs]
+    return args[0] if len(args) == 1 else args
 
 
 def _run_saved_model(loaded: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -155,3 +155,26 @@ def test_a_keras_model_in_memory_converts_to_both_targets(tmp_path: Path,
                                atol=1e-5)
     with pytest.raises(UnsupportedModelError, match="cannot convert a dict"):
         convert_model({"not": "a model"}, tmp_path / "bad")
+
+
+@pytest.mark.parametrize("structure", ["dict", "list"])
+def test_keras_models_built_on_a_dict_or_list_convert_without_warnings(
+        tmp_path: Path, structure: str) -> None:
+    """Keras warns ("The structure of `inputs` doesn't match") when fed the wrong structure:
+    a list for a model built on a dict, one tensor for a model built on [x]."""
+    from converter import _tf
+
+    keras = _tf.keras()
+    a, b = keras.Input((4,), name="a"), keras.Input((2,), name="b")
+    if structure == "dict":
+        model = keras.Model({"a": a, "b": b},
+                            keras.layers.Dense(2)(keras.layers.Concatenate()([a, b])))
+    else:
+        model = keras.Model([a], keras.layers.Dense(2)(a))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        manifest = convert_model(model, tmp_path / "out", ConvertOptions(target="tfjs")).manifest
+    assert [str(w.message) for w in seen if issubclass(w.category, UserWarning)] == []
+    inputs = manifest.golden.inputs
+    want = model(dict(inputs) if structure == "dict" else [inputs["a"]])
+    assert np.allclose(manifest.golden.outputs["output_0"], np.asarray(want), atol=1e-6)
