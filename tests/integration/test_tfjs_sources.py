@@ -11,14 +11,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from graph_models import tfjs_graph_model
 
 from converter import ConvertOptions, convert_model
 from converter.inspect import inspect_model
@@ -90,22 +89,7 @@ def test_an_op_tensorflow_js_lacks_is_named_with_the_target_that_converts_it(
 @pytest.fixture(scope="module")
 def graph_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     """A tiny Keras classifier converted by the pinned tensorflowjs_converter, and the model."""
-    from converter import _tf
-    from converter.quiet import captured_output
-
-    keras = _tf.keras()
-    keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((6,), name="features"),
-                              keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(3, activation="softmax")])
-    folder = tmp_path_factory.mktemp("tfjs_graph")
-    with captured_output():
-        model.export(str(folder / "saved_model"), verbose=False)
-    web = folder / "web_model"
-    subprocess.run([sys.executable, "-m", "tensorflowjs.converters.converter",
-                    "--input_format=tf_saved_model", str(folder / "saved_model"), str(web)],
-                   check=True, capture_output=True)
-    return web, model
+    return tfjs_graph_model(tmp_path_factory.mktemp("tfjs_graph"))
 
 
 @pytest.mark.parametrize("entry", ["folder", "model.json"])
