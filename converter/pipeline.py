@@ -113,6 +113,9 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         lap("convert")
         _check_names(loaded, web)
         hints = realistic.input_hints(web.runtime, stage / web.entry, web.inputs, web.outputs)
+        if hints and options.sample_inputs is None:
+            say("generated inputs as the model says: "
+                + "; ".join(hint.describe(name) for name, hint in hints.items()))
         feeds = (reference.given_inputs(options.sample_inputs, web.feed_specs())[0]
                  if options.sample_inputs is not None else
                  reference.golden_inputs(web.feed_specs(), seed=options.seed,

@@ -74,7 +74,7 @@ def _onnx_tables(entry: Path) -> dict[str, tuple[int, list[str]]]:
     """Graph input -> (rows of the smallest table it indexes through Gather, the Gathers)."""
     import onnx
 
-    model = onnx.load(str(entry))
+    model = onnx.load(str(entry), load_external_data=False)  # shapes are enough
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
     except Exception:  # shape inference is a help here, not a requirement
