@@ -267,7 +267,7 @@ def inspect_command(source: Path, target: str | None, input_shapes: tuple[str, .
 @_convert_options
 @_errors_as_one_line
 def convert(source: Path, output: Path, **flags: Any) -> None:
-    """Convert SOURCE (.keras, .h5, .onnx or a SavedModel folder) for the web."""
+    """Convert SOURCE (.keras, .h5, .onnx, a SavedModel or TensorFlow.js graph model) for the web."""
     from converter.pipeline import convert_all, convert_model
 
     options = _make_convert_options(**flags)
