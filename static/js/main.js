@@ -10,6 +10,10 @@ import { adapterFor } from './runtimes/index.js';
 import { workerAdapter } from './runtimes/remote.js';
 import { decodeArray, encodeArray, toNumbers } from './tensors.js';
 
+// The page's scripts run: index.html's notice for when they never do (a refused
+// main.js or module, JavaScript off) stays hidden. It is CSS-only, as it must be.
+document.documentElement.dataset.started = '';
+
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +21,8 @@ const api = { state: { status: 'loading' }, manifest: null, session: null, ready
 window.webml = api;
 
 function setStatus(state, text) {
+  // An error is final: a download or a worker still under way must not write over it.
+  if (api.state.status === 'error' && state !== 'error') return;
   api.state.status = state;
   $('status').dataset.state = state;
   $('status').textContent = text;
@@ -28,6 +34,12 @@ async function run(feeds) {
   const began = performance.now();
   const outputs = await api.session.run(feeds);
   return { outputs, ms: performance.now() - began };
+}
+
+/** "1.2 of 14.2 MB", or in kB for a small model, which would read "0.0 of 0.0 MB". */
+function downloaded(loaded, total) {
+  return total < 1e5 ? `${Math.round(loaded / 1e3)} of ${Math.round(total / 1e3)} kB`
+    : `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
 }
 
 const plain = (outputs) => Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toNumbers(t) }]));
@@ -126,8 +138,9 @@ async function boot() {
 
   const progress = $('progress');
   const onProgress = (loaded, total) => {
+    if (api.state.status === 'error') return;
     progress.value = total ? loaded / total : 1;
-    setStatus('loading', `Downloading… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+    setStatus('loading', `Downloading… ${downloaded(loaded, total)}`);
   };
   // The worker's own scripts are checked here: a worker takes no integrity attribute.
   await fetchVerified(manifest.page);

@@ -47,15 +47,19 @@ export async function fetchVerified(files, onProgress = () => {}, baseUrl = glob
   }
   const total = files.reduce((sum, f) => sum + f.size, 0);
   let loaded = 0;
+  // The first file refused ends the others' downloads, and their progress with them:
+  // a late progress report must not read as if the page were still loading.
+  const stop = new AbortController();
   const fetchOne = async (file) => {
     const inline = INLINE?.files[file.path];
-    const response = inline ? new Response(fromBase64(inline)) : await fetch(new URL(file.path, baseUrl));
+    const response = inline ? new Response(fromBase64(inline)) : await fetch(new URL(file.path, baseUrl), { signal: stop.signal });
     if (!response.ok) throw new Error(`cannot load ${file.path}: HTTP ${response.status}`);
     const chunks = [];
     const reader = response.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (stop.signal.aborted) throw stop.signal.reason;
       chunks.push(value);
       loaded += value.byteLength;
       onProgress(loaded, total);
@@ -69,7 +73,12 @@ export async function fetchVerified(files, onProgress = () => {}, baseUrl = glob
     }
     return [file.path, bytes];
   };
-  return new Map(await Promise.all(files.map(fetchOne)));
+  try {
+    return new Map(await Promise.all(files.map(fetchOne)));
+  } catch (error) {
+    stop.abort(error);
+    throw error;
+  }
 }
 
 const named = (manifest, name) => manifest.files.find((f) => f.path === name || f.path.endsWith(`/${name}`));
