@@ -298,8 +298,8 @@ def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.nda
     pairs = [(feeds, native.run(feeds)) for feeds in sample_feeds(
         specs, count, seed=SAMPLE_SEED, features=manifest.features,
         hints=site_hints(manifest, site), given=given)]
-    kind = "of --sample-inputs" if given is not None else "generated"
-    return pairs, f"{len(pairs)} samples ({kind}) checked against {native.framework}"
+    kind = " of --sample-inputs" if given is not None else ""
+    return pairs, f"{len(pairs)} samples{kind} checked against {native.framework}"
 
 
 def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
