@@ -54,12 +54,16 @@ def stays_failed(browser: Any, url: str, expected: str) -> None:
         context.close()
 
 
-def test_a_tampered_main_script_shows_a_message(browser: Any, sites: dict[str, Path],
-                                                tmp_path: Path) -> None:
-    """SRI refuses main.js, so none of the page's script runs: the message needs none."""
-    site = tampered(sites["onnx"], tmp_path, "js/main.js")
+@pytest.mark.parametrize(("script", "loads"), [("js/main.js", LOADS), ("js/backends.js", 1)])
+def test_a_tampered_page_script_shows_a_message(browser: Any, sites: dict[str, Path],
+                                                tmp_path: Path, script: str, loads: int) -> None:
+    """No page script runs, so the message needs none.
+
+    SRI refuses main.js, or a module it imports (pinned by a modulepreload).
+    """
+    site = tampered(sites["onnx"], tmp_path, script)
     with running_server(site) as url:
-        for _ in range(LOADS):
+        for _ in range(loads):
             context = browser.new_context()
             page = context.new_page()
             refused: list[str] = []
