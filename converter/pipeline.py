@@ -160,7 +160,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                            else f"{options.quantize_samples} generated inputs")
             say(f"measuring the {options.quantize} model against the source on {measured_on}")
             report = _measure(source, web, native, options, task == "classification",
-                              sum(f.size for f in files), hints)
+                              _download_bytes(files, web), hints)
             # Browser and native run the same quantized graph with different integer
             # kernels: the golden check allows what quantizing measurably costs.
             golden = dataclasses.replace(golden, atol=quantize.golden_atol(report, options.atol))
@@ -241,6 +241,13 @@ def _measure(source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], w
                 "try float16, quantize fewer weights with --quantize-weights, or convert "
                 "without --quantize")
     return report
+
+
+def _download_bytes(files: tuple[Any, ...], web: WebModel) -> int:
+    """What a visitor downloads: one graph (the entry or a backend's variant) and the rest."""
+    graphs = {web.entry, *web.variants.values()}
+    return max(sum(f.size for f in files if f.path.rsplit("/", 1)[-1] not in graphs - {graph})
+               for graph in graphs)
 
 
 def _in_memory(source: Any) -> LoadedModel:
