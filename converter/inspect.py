@@ -305,10 +305,23 @@ def _saved_model_facts(handle: Any) -> Facts:
 
 
 def _onnx_facts(model: Any) -> Facts:
+    """Parameters: the elements of float weights, initializers or ``Constant`` nodes (some
+    exporters write every weight as a Constant), in subgraphs too; int32/int64 ones are shapes."""
     from onnx import TensorProto
 
-    return (sum(_size(init.dims) for init in model.graph.initializer
-                if init.data_type not in (TensorProto.INT32, TensorProto.INT64)), None, ())
+    shapes = (TensorProto.INT32, TensorProto.INT64)
+    tensors = [*model.graph.initializer]
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            for attr in node.attribute:
+                graphs.extend([attr.g] if attr.HasField("g") else attr.graphs)
+                if node.op_type == "Constant" and attr.name == "value":
+                    tensors.append(attr.t)
+        if graph is not model.graph:
+            tensors.extend(graph.initializer)
+    return sum(_size(t.dims) for t in tensors if t.data_type not in shapes), None, ()
 
 
 def _graph_model_facts(model_json: Path) -> Facts:

@@ -207,9 +207,18 @@ def _check_external_data(path: Path) -> None:
 
 
 def onnx_tensor_spec(value: Any) -> TensorSpec:
-    """Describe an ONNX graph input or output (a ValueInfoProto)."""
+    """Describe an ONNX graph input or output (a ValueInfoProto); refuse one that is no tensor."""
     import onnx
 
+    kind = value.type.WhichOneof("value")
+    if kind != "tensor_type":
+        # onnxruntime-web's session takes and returns ort.Tensor values only.
+        what = {"sequence_type": "a sequence", "optional_type": "an optional value",
+                "map_type": "a map", "sparse_tensor_type": "a sparse tensor"}.get(kind or "", kind)
+        raise UnsupportedModelError(
+            f"the ONNX model's {value.name!r} is {what or 'of no type'}, not a tensor: "
+            "onnxruntime-web passes tensors only to and from the page",
+            "export the model with tensor inputs and outputs (a sequence as one stacked tensor)")
     tensor_type = value.type.tensor_type
     dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
     shape: list[Dim] = []

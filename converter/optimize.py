@@ -39,7 +39,7 @@ def optimize(model: Any, level: str) -> Any:
               "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED}
     options = ort.SessionOptions()
     options.graph_optimization_level = levels[level]
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # a refusal is raised with its message, not printed
     with tempfile.TemporaryDirectory(prefix="webml-optimize-") as tmp:
         options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         try:

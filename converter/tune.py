@@ -64,7 +64,7 @@ def load_error(model: Any) -> str | None:
     options = ort.SessionOptions()
     # Only the loading (graph resolution, type and shape inference) is checked here.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # its refusal is returned, not printed
     try:
         ort.InferenceSession(model.SerializeToString(), options,
                              providers=["CPUExecutionProvider"])

@@ -65,10 +65,14 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "onnxruntime-web) or all (each into its own subfolder). Default: tfjs "
                           "for Keras/SavedModel, onnx for ONNX."),
         click.option("--batch", type=click.IntRange(min=1), default=None,
-                     help="Batch size the page feeds (a dynamic batch is fixed to it). Default 1."),
+                     help="Batch size of the golden input and samples (tfjs fixes a dynamic "
+                          "batch to it; onnx keeps it dynamic, webgl's graph fixes it). "
+                          "Default 1."),
         click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D,D,...",
-                     help="Fix an input's dynamic dimensions, e.g. image=1,3,48,192 "
-                          "(repeatable)."),
+                     help="Sizes for an input's dynamic dimensions, e.g. image=1,3,48,192 "
+                          "(repeatable): the golden input and samples take them; tfjs fixes "
+                          "them in the model, onnx keeps them dynamic (webgl's graph fixes "
+                          "them). Default: the batch, else a guess, with a note."),
         click.option("--shard-size", type=click.FloatRange(min=0.001), default=None,
                      help="TensorFlow.js weight shard size in MB. Default 4."),
         click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -241,7 +245,7 @@ def cli() -> None:
               help="Which web graph to read: as for convert (Keras to ONNX runs tf2onnx, a few "
                    "seconds more). Default: tfjs for Keras/SavedModel, onnx for ONNX.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D,D,...",
-              help="With --to onnx: fix an input's dynamic dimensions, as for convert.")
+              help="With --to onnx: sizes for an input's dynamic dimensions, as for convert.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line

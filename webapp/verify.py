@@ -23,6 +23,7 @@ match the build record (webapp/record.py).
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import struct
 import time
@@ -48,6 +49,9 @@ SAMPLE_SEED = 1000  # samples use seeds 1000, 1001, ...; the golden input uses 0
 SETTLE_MS = 250
 AUDIT_PREFIX = "webml-audit "  # probe.js's reports on the console
 GUARD_PREFIX = "webml guard: blocked "  # static/js/guard.js's
+# onnxruntime's own verbose, info and warning log lines ("[W:onnxruntime:, graph.cc:4454
+# CleanUnusedInitializersAndNodeArgs] Removing initializer ..."): not why a page failed.
+RUNTIME_LOG = re.compile(r"\[[VIW]:onnxruntime")
 # What the guard names, as the kinds the report uses.
 GUARD_KINDS = {"window.open": "window.open", "navigation": "navigation", "link": "link",
                "WebRTC": "webrtc"}
@@ -200,7 +204,7 @@ class _Recorder:
             self._event(GUARD_KINDS.get(what, what), url, blocked=True)
         elif "Content Security Policy" in text:
             self._violation(text)
-        elif message.type == "error":
+        elif message.type == "error" and not RUNTIME_LOG.search(text):
             self.errors.append(text)
 
     def _log(self, params: dict[str, Any]) -> None:

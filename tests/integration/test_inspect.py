@@ -219,3 +219,26 @@ def test_tfjs_kernel_gaps_match_the_pinned_backends(tmp_path: Path) -> None:
     every = set().union(*map(set, kernels.values()))
     table = json.loads((ops.DATA / "tfjs_ops.json").read_text(encoding="utf-8"))
     assert {b: sorted(every - set(k)) for b, k in kernels.items()} == table["missing_kernels"]
+
+
+def test_weights_in_constant_nodes_count_as_parameters(tmp_path: Path) -> None:
+    """Some exporters write every weight as a Constant node: inspect said 0 parameters."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
+    shape = numpy_helper.from_array(np.array([1, 4], np.int64), "s")
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], ["w"], value=weight),
+         helper.make_node("Constant", [], ["s"], value=shape),
+         helper.make_node("MatMul", ["x", "w"], ["m"]),
+         helper.make_node("Reshape", ["m", "s"], ["y"])], "constants",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    source = tmp_path / "constants.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=8), str(source))
+    assert inspect_model(source).parameters == 12
+    result = CliRunner().invoke(cli, ["inspect", str(source)])
+    assert result.exit_code == 0 and "12 parameters" in result.output

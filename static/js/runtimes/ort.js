@@ -30,6 +30,7 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   const session = await ort.InferenceSession.create(model.get(entryPath(manifest, backend)), {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,  // errors only: its warnings are no news to a visitor or to verify
   });
   return {
     backend,
