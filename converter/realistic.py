@@ -53,10 +53,11 @@ def input_hints(runtime: str, entry: Path, inputs: tuple[TensorSpec, ...],
     """A hint for each input the model (``entry``: model.onnx or model.json) says enough about."""
     hints: dict[str, ValueHint] = {}
     tables = _onnx_tables(entry) if runtime == "onnx" else _tfjs_tables(entry)
-    output_names = [o.name for o in outputs]
     for spec in inputs:
-        matching = [o for o in output_names if o != spec.name and (
-            o.startswith(spec.name) or o.replace("present", "past") == spec.name)]
+        # A state the model returns: an output named after it, of the same shape
+        # ("state" -> "stateN"); "image" -> "image_embeddings" is not one.
+        matching = [o.name for o in outputs if o.name != spec.name and _same_shape(o, spec) and (
+            o.name.startswith(spec.name) or o.name.replace("present", "past") == spec.name)]
         if STATE_NAME.search(spec.name) or (matching and spec.dtype.startswith("float")):
             why = (f"the model returns it as {matching[0]!r}" if matching
                    else "a recurrent state by its name")
@@ -68,6 +69,13 @@ def input_hints(runtime: str, entry: Path, inputs: tuple[TensorSpec, ...],
             hints[spec.name] = ValueHint(
                 "index", high, f"indexes a {high}-row table in {nodes[0]!r}", tuple(nodes))
     return hints
+
+
+def _same_shape(a: TensorSpec, b: TensorSpec) -> bool:
+    """Same rank, and the same size wherever both sizes are known."""
+    return len(a.shape) == len(b.shape) and all(
+        x == y for x, y in zip(a.shape, b.shape, strict=True)
+        if isinstance(x, int) and isinstance(y, int))
 
 
 def _onnx_tables(entry: Path) -> dict[str, tuple[int, list[str]]]:

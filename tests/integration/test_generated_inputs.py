@@ -95,18 +95,19 @@ def test_a_recurrent_state_starts_at_zero(tmp_path: Path) -> None:
     graph = helper.make_graph(
         [helper.make_node("ReduceMean", ["input"], ["level"], axes=[1], keepdims=1),
          helper.make_node("Add", ["state", "level"], ["stateN"]),
-         helper.make_node("Mul", ["h0", "level"], ["hn2"])],
+         helper.make_node("Mul", ["h0", "level"], ["input_level"])],
         "stateful",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 16]),
          helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, 1, 4]),
          helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, 1])],
         [helper.make_tensor_value_info("stateN", TensorProto.FLOAT, [2, 1, 4]),
-         helper.make_tensor_value_info("hn2", TensorProto.FLOAT, [1, 1])])
+         helper.make_tensor_value_info("input_level", TensorProto.FLOAT, [1, 1])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     path = save_onnx(model, tmp_path / "stateful.onnx")
     inputs = convert_model(path, tmp_path / "out", ConvertOptions()).manifest.golden.inputs
     assert np.all(inputs["state"] == 0) and np.all(inputs["h0"] == 0)
-    assert inputs["input"].std() > 0.1  # the signal itself is still generated
+    # the signal itself is still generated: "input_level" is named after it, but is no state
+    assert inputs["input"].std() > 0.1
 
 
 def test_keras_embedding_ids_stay_within_its_vocabulary(tmp_path: Path) -> None:
