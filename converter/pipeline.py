@@ -221,7 +221,8 @@ def _measure(source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], w
                                            features=options.features, hints=hints)
                    for i in range(options.quantize_samples)]
     count = len(samples)
-    runs = [(source(f), native.run(f)) for f in samples]
+    quantized = reference.guarded(native.run, native.framework, hints)
+    runs = [(source(f), quantized(f)) for f in samples]
     names = [t.name for t in web.outputs]
     report = quantize.measure(
         options.quantize or "", {n: np.stack([a[n] for a, _ in runs]) for n in names},
