@@ -2,7 +2,8 @@
 // reproduces the golden output, then take inputs and show outputs.
 // `window.webml` exposes the same steps to `webml verify` and the tests.
 
-import { blocked } from './guard.js'; // first: it closes what the CSP cannot before other code runs
+// First: the guard closes what the CSP cannot before any other code runs.
+import { blocked } from './guard.js';
 import { candidates, golden, start, withTimeout } from './backends.js';
 import { fetchVerified, isSingleFile, loadManifest, modelFiles } from './manifest.js';
 import { render } from './outputs.js';

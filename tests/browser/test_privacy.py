@@ -27,6 +27,7 @@ from converter.files import sha256_file
 from webapp.assets import static_root
 from webapp.browser import launch, page_url, wait_until_ready
 from webapp.build import BuildOptions, build_site, pin_page_scripts
+from webapp.headers import SITE_HEADERS
 from webapp.record import RECORD_NAME, check_served
 from webapp.serve import running_server
 from webapp.verify import VerifyOptions, format_report, verify_site
@@ -171,8 +172,9 @@ def hostile_site(clean_site: Path, listener: Listener, tmp_path_factory: pytest.
     return site
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def browser(chromium: Path) -> Iterator[Any]:
+    """A Chromium per test: verify_site starts Playwright itself, which cannot run twice."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -292,6 +294,8 @@ def test_every_file_is_checked_against_the_build_record(clean_site: Path, tmp_pa
     for name in ("index.html", "sw.js", "css/app.css", "js/guard.js", "webml.json", "_headers",
                  "nginx-webml.conf"):
         assert f"  {name}\n" in recorded
+    # The service worker adds every site header, the CSP among them, from headers.py.
+    assert json.dumps(SITE_HEADERS) in (site / "sw.js").read_text(encoding="utf-8")
     with running_server(site) as url:
         assert check_served(site, url) == ()
         with (site / "css" / "app.css").open("a", encoding="utf-8") as handle:
