@@ -98,9 +98,10 @@ def _load_keras(path: Path, fmt: str) -> LoadedModel:
             model = keras.saving.load_model(path, compile=False)
     except (TypeError, ValueError) as exc:
         raise _keras_load_error(path, exc) from exc
-    except OSError as exc:
+    except Exception as exc:  # a damaged file: BadZipFile, KeyError, OSError, h5py's own...
         raise UnsupportedModelError(f"cannot read {path}: {_first_line(exc)}",
-                                    "check that the file is a complete Keras model") from exc
+                                    "check that the file is a complete Keras model, saved "
+                                    "with model.save()") from exc
     return LoadedModel(_keras_spec(model, fmt), model, path)
 
 
@@ -183,6 +184,12 @@ def _load_onnx(path: Path, fmt: str) -> LoadedModel:
     initializers = {init.name for init in model.graph.initializer}
     inputs = tuple(onnx_tensor_spec(v) for v in model.graph.input if v.name not in initializers)
     outputs = tuple(onnx_tensor_spec(v) for v in model.graph.output)
+    for tensor in (*inputs, *outputs):
+        if tensor.dtype in ("string", "object"):
+            raise UnsupportedModelError(
+                f"the ONNX {'input' if tensor in inputs else 'output'} {tensor.name!r} is a "
+                "string tensor, which onnxruntime-web cannot pass to or from the page",
+                "export a model whose inputs and outputs are numeric tensors")
     return LoadedModel(ModelSpec(inputs, outputs, fmt), model, path,
                        (lowered,) if lowered else ())
 

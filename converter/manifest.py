@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,21 @@ class Feature:
     min: float | None = None
     max: float | None = None
     default: float | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("min", "max", "default"):
+            value = getattr(self, key)
+            if value is not None and not math.isfinite(value):
+                raise ManifestError(f"feature {self.name!r} has a {key} of {value}",
+                                    "give finite numbers, or leave the bound out")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ManifestError(f"feature {self.name!r} has min {self.min:g} above max "
+                                f"{self.max:g}", "swap them, or fix the features file")
+        inside = (self.min is None or self.default is None or self.default >= self.min) and (
+            self.max is None or self.default is None or self.default <= self.max)
+        if not inside:
+            raise ManifestError(f"feature {self.name!r} has default {self.default:g} outside "
+                                f"[{self.min}, {self.max}]", "give a default within the bounds")
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "min": self.min, "max": self.max, "default": self.default}
@@ -300,9 +316,27 @@ class Manifest:
 
 def write_manifest(manifest: Manifest, folder: Path) -> Path:
     """Write ``webml.json`` into ``folder`` (stable key order, so builds are reproducible)."""
+    data = manifest.to_json()
+    where = _non_finite(data, "")
+    if where is not None:
+        raise ManifestError(f"{MANIFEST_NAME} would hold a NaN or infinity at {where}",
+                            "the page reads strict JSON: report this model to webml")
     path = folder / MANIFEST_NAME
-    path.write_text(json.dumps(manifest.to_json(), indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return path
+
+
+def _non_finite(value: Any, where: str) -> str | None:
+    """The path of the first NaN or infinity in JSON-ready data, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the top level"
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, (list, tuple)) else ())
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def read_manifest(folder: Path) -> Manifest:

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from converter import evaluate, quantize, realistic, reference
+from converter import evaluate, quantize, realistic, reference, values
 from converter.errors import ConversionError, UnsupportedModelError
-from converter.files import model_file, staged_output
+from converter.files import model_file
 from converter.load import LoadedModel, from_keras, load_model
 from converter.manifest import Feature, Golden, ImagePreprocess, Manifest, write_manifest
 from converter.native import NativeModel, native_runner
+from converter.outdir import check_output, staged_output
 from converter.parity import ParityReport, compare_outputs
 from converter.quantize import QuantizationReport, calibration_samples
 from converter.spec import TensorSpec
@@ -93,6 +94,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
     if not isinstance(source, (str, Path)):
         loaded = _in_memory(source)
     else:
+        # Refuse a bad -o before the seconds that loading a framework takes.
+        check_output(Path(out_dir), sources=(Path(source),), overwrite=options.overwrite)
         say(f"loading {Path(source).name}")
         loaded = load_model(source)
         lap("load")
@@ -100,10 +103,15 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         say(f"note: {note}")
     target_name = options.target or DEFAULT_TARGET[loaded.format]
     target = get_target(target_name)
+    for what, arrays in (("--calibration", options.calibration), ("--eval", options.eval_data)):
+        values.check_finite(arrays or {}, what)
+    values.check_input_sizes(loaded.spec.inputs, options.input_shapes, options.batch)
     quantize.check_mode(target_name, options.quantize,
                         calibrated=options.calibration is not None)
     out = Path(out_dir)
-    with staged_output(out, overwrite=options.overwrite) as stage:
+    sources = (loaded.path,) if loaded.path else ()
+    with staged_output(out, sources=sources, overwrite=options.overwrite) as staging:
+        stage = staging.output
         say(f"converting {loaded.format} to {target_name}"
             + (f", quantized {options.quantize}" if options.quantize else ""))
         _check_shape_names(loaded, options.input_shapes)
@@ -112,6 +120,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             options.quantize_weights, calibration=options.calibration, progress=say))
         lap("convert")
         _check_names(loaded, web)
+        values.check_input_sizes(web.feed_specs(), {}, options.batch)
         hints = realistic.input_hints(web.runtime, stage / web.entry, web.inputs, web.outputs)
         if hints and options.sample_inputs is None:
             say("generated inputs as the model says: "
@@ -137,6 +146,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         else:
             say(f"computing the golden reference with {reference.source_framework(loaded)}")
             expected = source(feeds)
+            values.check_outputs_finite(expected, feeds, reference.source_framework(loaded))
             if web.runtime == "onnx":
                 produced = reference.guarded(lambda f: reference.run_onnx(stage / web.entry, f),
                                              "onnxruntime", hints)(feeds)
@@ -153,6 +163,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             else:
                 golden = Golden(feeds, expected, options.atol, options.rtol,
                                 reference.source_framework(loaded))
+        values.check_outputs_finite(golden.outputs, feeds, golden.source)
         task = _task(web, golden.outputs, options.labels, options.task)
         files = tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file())
         if options.quantize:
@@ -199,13 +210,19 @@ def convert_all(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                 options: ConvertOptions = ConvertOptions(), *,
                 progress: Progress | None = None) -> tuple[ConversionResult, ...]:
     """Convert to every target the source can reach, into ``out_dir/<target>/``."""
-    loaded = load_model(source) if isinstance(source, (str, Path)) else _in_memory(source)
+    if isinstance(source, (str, Path)):
+        check_output(Path(out_dir), sources=(Path(source),), overwrite=options.overwrite)
+        loaded = load_model(source)
+    else:
+        loaded = _in_memory(source)
     # An ONNX or TensorFlow.js source has no road to the other web format.
     targets = (loaded.format,) if loaded.format in ("onnx", "tfjs") else ("tfjs", "onnx")
     out = Path(out_dir)
-    with staged_output(out, overwrite=options.overwrite) as stage:
-        results = [convert_model(loaded, stage / name, dataclasses.replace(options, target=name),
-                                 progress=progress) for name in targets]
+    sources = (loaded.path,) if loaded.path else ()
+    with staged_output(out, sources=sources, overwrite=options.overwrite) as staging:
+        results = [convert_model(loaded, staging.output / name,
+                                 dataclasses.replace(options, target=name), progress=progress)
+                   for name in targets]
     return tuple(dataclasses.replace(r, out_dir=out.resolve() / name)
                  for r, name in zip(results, targets, strict=True))
 

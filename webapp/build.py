@@ -12,12 +12,11 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from converter.errors import BuildError
-from converter.files import model_file, sha256_file, staged_output
+from converter.files import model_file, sha256_file
 from converter.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -26,11 +25,14 @@ from converter.manifest import (
     read_manifest,
     write_manifest,
 )
+from converter.outdir import staged_file, staged_output
 from converter.pipeline import ConvertOptions, Progress, convert_model
 from webapp import headers, record, runtimes
 from webapp.assets import static_root
 
 MODEL_FOLDER = "model"
+# In the head of every --single-file page: what lets a rebuild replace it, and nothing else.
+SINGLE_FILE_MARK = b'<meta name="generator" content="webml">'
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,28 @@ class SiteBuild:
 def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = BuildOptions(),
                *, progress: Progress | None = None) -> SiteBuild:
     """Build a site from a ``webml convert`` folder, or from a model file (converted first)."""
-    source = Path(source)
-    build = _build_single_file if options.single_file else _build
+    source, out = Path(source), Path(out_dir)
+    converted = source.is_dir() and (source / MANIFEST_NAME).is_file()
     if options.single_file:
-        _check_page_path(Path(out_dir))  # before a conversion that may take a while
-    if source.is_dir() and (source / MANIFEST_NAME).is_file():
-        return build(source, Path(out_dir), options, progress)
-    with tempfile.TemporaryDirectory(prefix="webml-build-") as tmp:
-        converted = convert_model(source, Path(tmp) / "model", options.convert, progress=progress)
-        return build(converted.out_dir, Path(out_dir), options, progress)
+        _check_page_path(out)  # before a conversion that may take a while
+        with staged_file(out, mark=SINGLE_FILE_MARK, sources=(source,)) as page:
+            model_dir = source if converted else convert_model(
+                source, page.scratch / "model", options.convert, progress=progress).out_dir
+            manifest = _build_single_file(model_dir, page.output, progress)
+        size = out.stat().st_size
+        (progress or (lambda _message: None))(f"built {out} (one file, {size / 1e6:.1f} MB)")
+        return SiteBuild(out.resolve(), manifest, 1, size)
+    with staged_output(out, sources=(source,), overwrite=options.overwrite) as stage:
+        model_dir = source
+        if not converted:
+            # Converted into the staging folder, so a killed build leaves nothing elsewhere.
+            model_dir = convert_model(source, stage.scratch / "model", options.convert,
+                                      progress=progress).out_dir
+        site_manifest = _build(model_dir, stage.output, options, progress)
+        files = [p for p in stage.output.rglob("*") if p.is_file()]
+        count, size = len(files), sum(p.stat().st_size for p in files)
+    (progress or (lambda _message: None))(f"built {out} ({count} files, {size / 1e6:.1f} MB)")
+    return SiteBuild(out.resolve(), site_manifest, count + 1, size)  # + the output marker
 
 
 def _check_page_path(out: Path) -> None:
@@ -73,53 +88,41 @@ def _check_page_path(out: Path) -> None:
                          "give -o a path ending in .html")
 
 
-def _build_single_file(model_dir: Path, out: Path, options: BuildOptions,
-                       progress: Progress | None) -> SiteBuild:
+def _build_single_file(model_dir: Path, out: Path, progress: Progress | None) -> Manifest:
     from webapp.single_file import write_single_file
 
-    say = progress or (lambda _message: None)
     manifest = read_manifest(model_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        say("inlining the page, the runtime and the model into one file")
-        write_single_file(manifest, model_dir, partial)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
-    size = out.stat().st_size
-    say(f"built {out} (one file, {size / 1e6:.1f} MB)")
-    return SiteBuild(out.resolve(), manifest, 1, size)
+    (progress or (lambda _message: None))("inlining the page, the runtime and the model into "
+                                           "one file")
+    write_single_file(manifest, model_dir, out)
+    return manifest
 
 
-def _build(model_dir: Path, out: Path, options: BuildOptions,
-           progress: Progress | None) -> SiteBuild:
+def _build(model_dir: Path, stage: Path, options: BuildOptions,
+           progress: Progress | None) -> Manifest:
+    """Write the site into the empty folder ``stage``; return its manifest."""
     say = progress or (lambda _message: None)
     manifest = read_manifest(model_dir)
     runtime = runtimes.RUNTIMES[manifest.runtime]
-    with staged_output(out, overwrite=options.overwrite) as stage:
-        say("copying the page")
-        shutil.copytree(static_root(), stage, dirs_exist_ok=True)
-        say(f"copying {len(manifest.files)} model files")
-        folder = model_folder(manifest)
-        model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
-        # After the copy, which checked every file against its sha256.
-        backends = options.backends or runnable_defaults(model_dir, manifest.runtime, say)
-        say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
-        vendor = _copy_runtime(runtime, backends, stage)
-        page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
-        site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor, page=page)
-        pin_page_scripts(stage)
-        _fill_service_worker(stage)
-        (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
-        (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(), encoding="utf-8")
-        write_manifest(site_manifest, stage)
-        # Last: the sha256 of every file above, which verify checks what is served against.
-        say(f"build record {record.RECORD_NAME}: sha256 {record.write_record(stage)}")
-        files = [p for p in stage.rglob("*") if p.is_file()]
-        count, size = len(files), sum(p.stat().st_size for p in files)
-    say(f"built {out} ({count} files, {size / 1e6:.1f} MB)")
-    return SiteBuild(out.resolve(), site_manifest, count, size)
+    say("copying the page")
+    shutil.copytree(static_root(), stage, dirs_exist_ok=True)
+    say(f"copying {len(manifest.files)} model files")
+    folder = model_folder(manifest)
+    model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
+    # After the copy, which checked every file against its sha256.
+    backends = options.backends or runnable_defaults(model_dir, manifest.runtime, say)
+    say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
+    vendor = _copy_runtime(runtime, backends, stage)
+    page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
+    site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor, page=page)
+    pin_page_scripts(stage)
+    _fill_service_worker(stage)
+    (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
+    (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(), encoding="utf-8")
+    write_manifest(site_manifest, stage)
+    # Last: the sha256 of every file above, which verify checks what is served against.
+    say(f"build record {record.RECORD_NAME}: sha256 {record.write_record(stage)}")
+    return site_manifest
 
 
 def runnable_defaults(model_dir: Path, runtime: str,

@@ -27,6 +27,11 @@ EXIT_ERROR = 2
 EXIT_VERIFY_FAILED = 1
 
 
+# The packages of the `convert` extra, by import name: without them, one line, not a traceback.
+CONVERT_EXTRA = frozenset({"tensorflow", "keras", "tensorflowjs", "tf2onnx", "onnx",
+                           "onnxruntime", "ydf", "tensorflow_decision_forests", "h5py"})
+
+
 def _errors_as_one_line(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -34,6 +39,13 @@ def _errors_as_one_line(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except WebmlError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except ModuleNotFoundError as exc:
+            package = (exc.name or "").partition(".")[0]
+            if package not in CONVERT_EXTRA:
+                raise
+            click.echo(f"error: this command needs {package}, which is not installed "
+                       "(pip install 'webml[convert]')", err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper
@@ -169,7 +181,12 @@ def _make_convert_options(target: str | None, batch: int | None,
                              "image_scale": scale, "image_mean": _floats(mean),
                              "image_std": _floats(std), "atol": atol, "rtol": rtol}
     if labels is not None:
-        lines = labels.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = labels.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise UnsupportedModelError(f"the labels file {labels} is not UTF-8 text ({exc.reason} "
+                                        f"at byte {exc.start})",
+                                        "save it as UTF-8, one label per line") from exc
         given["labels"] = tuple(line.strip() for line in lines if line.strip())
     if invert:
         given["image_invert"] = True
@@ -267,11 +284,12 @@ def inspect_command(source: Path, target: str | None, input_shapes: tuple[str, .
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Folder to write the web model and webml.json into (replaced if it exists).")
+              help="Folder to write the web model and webml.json into: new, empty, or one webml "
+                   "wrote before (replaced whole; a folder with other files is refused).")
 @_convert_options
 @_errors_as_one_line
 def convert(source: Path, output: Path, **flags: Any) -> None:
-    """Convert SOURCE (.keras, .h5, .onnx, a SavedModel or TensorFlow.js graph model) for the web."""
+    """Convert SOURCE (.keras, .h5, .onnx, a SavedModel or a TensorFlow.js graph model)."""
     from converter.pipeline import convert_all, convert_model
 
     options = _make_convert_options(**flags)
@@ -310,7 +328,8 @@ def _backend_gaps(folder: Path) -> list[str]:
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Folder to write the site into (replaced if it exists).")
+              help="Folder to write the site into: new, empty, or one webml wrote before "
+                   "(replaced whole; a folder with other files is refused).")
 @click.option("--backends", default=None,
               help="Comma-separated backends to ship, in the order `auto` tries them "
                    "(default: webgpu,webgl,wasm for onnx; webgpu,webgl,wasm,cpu for tfjs; "

@@ -173,6 +173,7 @@ def _html(scripts: list[tuple[str, str]], data: dict[str, object]) -> str:
     tags = "".join(f"{opening[kind]}{code}</script>\n" for kind, code in scripts)
     return (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="generator" content="webml">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n<title>webml</title>\n'
