@@ -371,3 +371,60 @@ def test_a_worker_on_a_host_without_headers_gets_the_csp(
     else:
         # The control: the same worker with no service worker reaches the other origin.
         assert listener.requests == ["/worker"]
+
+
+# Leaks that only a visitor's own input triggers, one per control of each widget.
+WIDGET_LEAKS = """window.webml.ready.then(() => {
+  const leak = (what) => () => fetch(`webml.json?leak=${what}`);
+  document.querySelector('form.features')?.addEventListener('submit', leak('form'));
+  document.querySelector('#image-file')?.addEventListener('change', leak('file'));
+  document.querySelector('canvas.draw')?.addEventListener('pointerup', leak('drawing'));
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def widget_sites(tiny_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tabular site (the form) and an image site (a file input and a drawing), wasm only."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from converter.manifest import Feature
+
+    folder = tmp_path_factory.mktemp("widgets")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["z"]),
+         helper.make_node("Sigmoid", ["z"], ["risk"])],
+        "tabular",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("risk", TensorProto.FLOAT, ["N", 1])],
+        [numpy_helper.from_array(np.array([[0.5], [-0.25]], dtype=np.float32), "w"),
+         numpy_helper.from_array(np.array([0.1], dtype=np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(folder / "risk.onnx"))
+    features = (Feature("age", 18, 90, 40), Feature("bmi", 10, 60))
+    options = {"form": ConvertOptions(features=features, task="regression", labels=("risk",)),
+               "image": ConvertOptions()}
+    sources = {"form": folder / "risk.onnx", "image": tiny_onnx}
+    return {kind: build_site(sources[kind], folder / kind, BuildOptions(
+        backends=("wasm",), convert=options[kind])).out_dir for kind in options}
+
+
+@pytest.mark.parametrize(("kind", "controls"), [
+    ("form", {"form": "the form's Predict"}),
+    ("image", {"file": "an image file", "drawing": "a drawing"})])
+def test_verify_drives_each_widget(widget_sites: dict[str, Path], chromium: Path,
+                                   tmp_path: Path, kind: str, controls: dict[str, str]) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(widget_sites[kind], site)
+    add_script(site, "widget-leaks.js", WIDGET_LEAKS,
+               '<script type="module" src="js/widget-leaks.js"></script>')
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 60, 1, watch_s=0))
+    text = format_report(report)
+    (result,) = report.results
+    assert result.status == "pass", text
+    assert set(result.inputs) == {"Run sample input", *controls.values()}, text
+    leaks = {r.url.rsplit("?", 1)[-1] for r in report.after_load}
+    assert leaks == {f"leak={what}" for what in controls}, text
