@@ -170,3 +170,21 @@ def test_linear_resize_and_2d_conv_run_on_webgl() -> None:
 
     assert not ops.node_limits(conv_model(resize="linear"), "webgl")
     assert not ops.unsupported_ops(conv_model(), "webgl")
+
+
+def test_a_sequence_output_is_refused_in_one_line(tmp_path: Path) -> None:
+    """onnxruntime-web passes tensors only; this was a KeyError from deep inside load."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("SplitToSequence", ["x"], ["parts"], axis=0)], "split",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_sequence_value_info("parts", TensorProto.FLOAT, None)])
+    source = tmp_path / "split.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=8), str(source))
+    with pytest.raises(UnsupportedModelError) as info:
+        convert_model(source, tmp_path / "out")
+    assert info.value.message == ("the ONNX model's 'parts' is a sequence, not a tensor: "
+                                  "onnxruntime-web passes tensors only to and from the page")
+    assert not (tmp_path / "out").exists()
