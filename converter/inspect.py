@@ -85,7 +85,7 @@ class ModelReport:
     """What ``webml inspect`` prints."""
 
     source: str
-    format: str  # keras, h5, saved_model, onnx, or webml (a `webml convert` folder)
+    format: str  # keras, h5, saved_model, onnx, tfjs (a graph model), or webml (a convert folder)
     size_bytes: int
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
