@@ -1,7 +1,7 @@
 """webml inspect: what a model needs from the browser, before building a site with it.
 
-``inspect_model`` reads a model file, SavedModel folder or ``webml convert``
-folder and returns a :class:`ModelReport`: the signature, size, parameter
+``inspect_model`` reads a model file, SavedModel folder, TensorFlow.js graph
+model or ``webml convert`` folder and returns a :class:`ModelReport`: the signature, size, parameter
 count, an operator histogram of each web graph, and for each browser backend
 the operators it cannot run (the tables in :mod:`converter.ops`).
 
@@ -121,9 +121,10 @@ def inspect_model(source: Path | str, options: InspectOptions = InspectOptions()
                   progress: Progress | None = None) -> ModelReport:
     """Describe ``source`` and say which browser backends can run it, without building anything.
 
-    ``source`` is a .keras/.h5/.onnx file, a SavedModel folder or a ``webml
-    convert`` output folder. Raises the same one-line errors as ``convert`` for
-    a missing, unknown or corrupt model.
+    ``source`` is a .keras/.h5/.onnx file, a SavedModel folder, a TensorFlow.js
+    graph model (its folder or model.json) or a ``webml convert`` output folder.
+    Raises the same one-line errors as ``convert`` for a missing, unknown or
+    corrupt model.
     """
     from converter.targets import DEFAULT_TARGET
 
