@@ -134,6 +134,8 @@ def inspect_model(source: Path | str, options: InspectOptions = InspectOptions()
         return _inspect_converted(path)
     say(f"loading {path.name}")
     loaded = load_model(path)
+    for note in loaded.notes:
+        say(f"note: {note}")
     target = options.target or DEFAULT_TARGET[loaded.format]
     if target not in (*_GRAPH_READERS, "all"):
         raise UnsupportedModelError(f"unknown target {target!r}",

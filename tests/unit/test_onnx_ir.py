@@ -53,3 +53,17 @@ def test_an_older_ir_version_is_left_alone() -> None:
     model = doubler()
     model.ir_version = 8
     assert onnx_ir.fit_ir_version(model) is None and model.ir_version == 8
+
+
+def test_inspect_and_convert_say_the_ir_version_was_lowered(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from webapp.cli import cli
+
+    path = tmp_path / "double.onnx"
+    onnx.save(doubler(), str(path))
+    for args in (["inspect", str(path)], ["convert", str(path), "-o", str(tmp_path / "out")]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert "note: double.onnx is ONNX IR version 11, which onnxruntime loads up to 10: " \
+               "lowered to 10" in result.stderr
