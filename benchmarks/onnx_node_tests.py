@@ -1,6 +1,7 @@
 """The onnx wheel's backend node tests, through webml's ONNX target, run natively.
 
-    python benchmarks/onnx_node_tests.py [--filter SUBSTRING] [--jobs 1] [--json results.json]
+    python benchmarks/onnx_node_tests.py [--filter SUBSTRING] [--dynamic] [--jobs 1]
+                                         [--json results.json]
 
 The onnx wheel ships about 1,450 one-operator models (onnx/backend/test/data/node/
 */model.onnx), each with inputs and expected outputs (test_data_set_*/input_*.pb,
@@ -11,6 +12,9 @@ in the same onnxruntime, against the expected outputs, with the tolerances of
 onnx's own backend test runner (rtol 1e-3, atol 1e-7). It prints the pass
 rates and every test webml loses: one the raw model passes and webml's files
 do not (or a conversion webml refuses). The goal is that there are none.
+With --dynamic every dimension of every graph input is made a symbol first, as
+exported models have them: webml then keeps them dynamic, and writes webl's
+static graph with the test data's shapes (given as --input-shape would).
 Natively only: no browser; a few minutes on one core.
 """
 
@@ -36,6 +40,7 @@ from converter.errors import WebmlError  # noqa: E402
 from webapp.table import text_table  # noqa: E402
 
 RTOL, ATOL = 1e-3, 1e-7  # onnx/backend/test/runner: the defaults of every node test
+WEBGL = "model.webgl.onnx"  # converter/targets/onnx.py WEBGL_ENTRY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Result:
     raw: str  # pass, fail (wrong numbers) or error (onnxruntime refused or raised)
     webml: str  # pass, fail, error, or refused (webml said why it cannot convert it)
     detail: str = ""  # why webml's side is not a pass
-    graphs: int = 0  # graph files webml wrote and checked
+    graphs: tuple[str, ...] = ()  # the graph files webml wrote, all checked
     tensors_only: bool = True  # every graph input and output a tensor, as onnxruntime-web needs
 
     @property
@@ -137,7 +142,18 @@ def _run(model: Any, sets: list[tuple[dict[str, Any], list[Any]]]) -> tuple[str,
     return "pass", ""
 
 
-def check(folder: Path) -> Result:
+def _dynamic(model: Any) -> None:
+    """Make every dimension of the graph's inputs and outputs a symbol of its own."""
+    for value in (*model.graph.input, *model.graph.output):
+        if value.type.WhichOneof("value") != "tensor_type":
+            continue
+        for i, dim in enumerate(value.type.tensor_type.shape.dim):
+            dim.Clear()
+            dim.dim_param = f"{value.name}_d{i}"
+    del model.graph.value_info[:]
+
+
+def check(folder: Path, dynamic: bool = False) -> Result:
     """Run one node test raw and through webml's ONNX target."""
     import onnx
 
@@ -147,6 +163,11 @@ def check(folder: Path) -> Result:
 
     model = onnx.load(str(folder / "model.onnx"))
     sets = _data_sets(folder, model)
+    shapes: dict[str, tuple[int, ...]] = {}
+    if dynamic:
+        _dynamic(model)
+        shapes = {name: np.shape(value) for name, value in sets[0][0].items()
+                  if isinstance(value, np.ndarray)} if sets else {}
     raw, _ = _run(model.SerializeToString(), sets)
     # onnxruntime-web's session takes and returns tensors only: no sequences or optionals.
     tensors = all(v.type.WhichOneof("value") == "tensor_type"
@@ -154,25 +175,28 @@ def check(folder: Path) -> Result:
     result = functools.partial(Result, folder.name, raw, tensors_only=tensors)
     with tempfile.TemporaryDirectory(prefix="webml-node-") as tmp:
         try:
-            loaded = load_model(folder / "model.onnx")
-            web = onnx_target.convert(loaded, Path(tmp), TargetOptions())
+            source = Path(tmp) / "source.onnx"
+            onnx.save(model, str(source))
+            loaded = load_model(source)
+            web = onnx_target.convert(loaded, Path(tmp), TargetOptions(input_shapes=shapes))
         except WebmlError as exc:
             return result("refused", str(exc).splitlines()[0][:200])
         except Exception as exc:  # a crash inside webml: exactly what this benchmark finds
             return result("error", f"{type(exc).__name__}: {exc}"[:200])
         graphs = sorted({web.entry, *web.variants.values()})
         for name in graphs:
-            status, why = _run(Path(tmp) / name, sets)
+            # webgl's static graph takes the shapes it was fixed to: the first data set's.
+            status, why = _run(Path(tmp) / name, sets[:1] if name == WEBGL else sets)
             if status != "pass":
-                return result(status, f"{name}: {why}"[:200], len(graphs))
-    return result("pass", "", len(graphs))
+                return result(status, f"{name}: {why}"[:200], tuple(graphs))
+    return result("pass", "", tuple(graphs))
 
 
-def _quiet_check(folder: Path) -> Result:
+def _quiet_check(folder: Path, dynamic: bool = False) -> Result:
     import onnxruntime as ort
 
     ort.set_default_logger_severity(4)  # its warnings and errors would fill the terminal
-    return check(folder)
+    return check(folder, dynamic)
 
 
 def report(results: list[Result], seconds: float) -> str:
@@ -206,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the node tests; exit 1 when webml loses any."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--filter", default="", help="only tests whose name contains this")
+    parser.add_argument("--dynamic", action="store_true",
+                        help="make every input dimension dynamic first, as exports have them")
     parser.add_argument("--jobs", type=int, default=1,
                         help="worker processes (default 1: the machine is shared)")
     parser.add_argument("--json", type=Path, default=None, help="also write every result here")
@@ -214,9 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     if args.jobs > 1:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-            results = pool.map(_quiet_check, folders, chunksize=8)
+            results = pool.map(functools.partial(_quiet_check, dynamic=args.dynamic), folders,
+                               chunksize=8)
     else:
-        results = [_quiet_check(f) for f in folders]
+        results = [_quiet_check(f, args.dynamic) for f in folders]
     print(report(results, time.perf_counter() - began))
     if args.json is not None:
         args.json.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1)
