@@ -121,3 +121,13 @@ def test_keras_embedding_ids_stay_within_its_vocabulary(tmp_path: Path) -> None:
     manifest = convert_model(model, tmp_path / "out", ConvertOptions(target="tfjs")).manifest
     tokens = manifest.golden.inputs["tokens"]
     assert tokens.max() <= 2 and tokens.dtype == np.int32
+
+
+def test_verify_checks_the_users_own_samples(tmp_path: Path, bert_like: Path) -> None:
+    manifest = convert_model(bert_like, tmp_path / "out", ConvertOptions()).manifest
+    ids = np.arange(3 * SEQUENCE, dtype=np.int64).reshape(3, SEQUENCE) % 30
+    given = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+             "token_type_ids": np.zeros_like(ids)}
+    feeds = sample_feeds(manifest.inputs, 0, seed=1000, given=given)  # 0: all of them
+    assert [f["input_ids"].tolist() for f in feeds] == [[row] for row in ids.tolist()]
+    assert len(sample_feeds(manifest.inputs, 2, seed=1000, given=given)) == 2
