@@ -58,7 +58,7 @@ def onnxruntime_model(source: Path | bytes, *, threads: int = 0) -> NativeModel:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # a failed run raises its message; printed, it is noise
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(source) if isinstance(source, Path) else source,

@@ -135,7 +135,7 @@ def _run_error(exc: Exception, framework: str, feeds: dict[str, np.ndarray],
     return ConversionError(
         f"{framework} cannot run the model on the input {ranges}: {reason}",
         "give real inputs with --sample-inputs data.npz (one array per input name, "
-        "samples first)")
+        "samples first), or the sizes of dynamic dimensions with --input-shape")
 
 
 def _value_range(array: np.ndarray) -> str:
