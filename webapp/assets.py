@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
+
+# By file, not by package name: webml's API imports this package under a
+# private name (webml._isolated), and a user's own webapp.py must not matter.
+_HERE = Path(__file__).resolve().parent
 
 
 def static_root() -> Path:
     """The page's files: ``webapp/static`` in a wheel, the checkout's ``static/`` otherwise."""
-    packaged = Path(str(resources.files("webapp"))) / "static"
+    packaged = _HERE / "static"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "static"
+    return _HERE.parent / "static"

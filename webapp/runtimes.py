@@ -3,7 +3,12 @@
 Each file is copied from the project's npm install (``npm ci`` with
 package-lock.json) and must match the sha256 written here, so a changed or
 tampered package never reaches a site. Only the files a runtime's chosen
-backends load are copied.
+backends load are copied. A wheel carries every pinned file in
+``webapp/node_modules`` (put there by the build hook, hatch_build.py, which
+reads this table), so an installed webml needs no npm.
+
+This module imports nothing of webml's but ``converter.errors`` at import
+time: the build hook loads it in a build environment with no numpy.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from converter.errors import BuildError
-from converter.files import sha256_file
 
 ORT_VERSION = "1.30.0"
 TFJS_VERSION = "4.22.0"
@@ -128,6 +132,12 @@ RUNTIMES: dict[str, Runtime] = {
     ),
 }
 
+# onnxruntime-web's build with its wasm glue inside, for --single-file
+# (webapp/single_file.py): from disk there is no second module to import.
+ORT_SINGLE_FILE = VendorFile(
+    _ORT, "dist/ort.wasm.bundle.min.mjs",
+    "11e64bd8ffe11bd1a2a2f0d6275fdfbbba7262f0b76b99b53d228a8a22ef3d90")
+
 # The backends a site ships when the user names none, in the order the page's
 # `auto` tries them: GPU first. The page skips a GPU backend in `auto` when the
 # adapter is a software rasterizer (SwiftShader: WebGL was 17x and WebGPU 100x
@@ -135,25 +145,53 @@ RUNTIMES: dict[str, Runtime] = {
 # only the files of the backend it starts.
 DEFAULT_BACKENDS = {"onnx": ("webgpu", "webgl", "wasm"), "tfjs": ("webgpu", "webgl", "wasm", "cpu")}
 
+# The tokenizer a text site's page runs in its inference worker (converter.tasks):
+# one plain ES module, no imports and no eval, so it loads under the page's CSP
+# with no bundler, after the worker checks it against the manifest's sha256.
+TOKENIZERS_VERSION = "0.2.0"
+TOKENIZER = VendorFile("@huggingface/tokenizers", "dist/tokenizers.min.mjs",
+                       "258e46332101335ce8d95aed7745b19ac3b46d37f3e159a89cf894c2ea9b1d3a")
+TOKENIZER_FOLDER = f"vendor/tokenizers-{TOKENIZERS_VERSION}"
+
+
+# In a wheel: the pinned files, laid out as in node_modules (see hatch_build.py).
+PACKAGED = Path(__file__).resolve().parent / "node_modules"
+
 
 def node_modules() -> Path:
-    """Where the pinned npm packages are: $WEBML_NODE_MODULES, or the checkout's node_modules."""
+    """Where the pinned npm packages are.
+
+    $WEBML_NODE_MODULES when set; else the copy an installed wheel carries;
+    else the checkout's node_modules (``npm ci``).
+    """
     override = os.environ.get("WEBML_NODE_MODULES")
     if override:
         return Path(override)
+    if PACKAGED.is_dir():
+        return PACKAGED
     return Path(__file__).resolve().parent.parent / "node_modules"
+
+
+def all_files() -> tuple[VendorFile, ...]:
+    """Every pinned file a site can ship, --single-file's too: what a wheel carries."""
+    return (*(f for runtime in RUNTIMES.values() for f in runtime.files), ORT_SINGLE_FILE)
 
 
 def copy_runtime_file(file: VendorFile, target: Path) -> None:
     """Copy one runtime file into a site after checking its pinned sha256."""
-    source = node_modules() / file.package / file.path
+    from converter.files import sha256_file  # here: see the module docstring
+
+    root = node_modules()
+    source = root / file.package / file.path
     if not source.is_file():
-        raise BuildError(f"runtime file {file.package}/{file.path} is not installed",
-                         "run `npm ci` in the webml checkout (or set WEBML_NODE_MODULES)")
+        hint = ("reinstall webml: its wheel carries the runtime files" if root == PACKAGED
+                else "run `npm ci` in the webml checkout (or set WEBML_NODE_MODULES)")
+        raise BuildError(f"runtime file {file.package}/{file.path} is not installed", hint)
     digest = sha256_file(source)
     if digest != file.sha256:
         raise BuildError(f"runtime file {file.package}/{file.path} has sha256 {digest[:12]}..., "
                          f"not the pinned {file.sha256[:12]}...",
-                         "run `npm ci` to reinstall the pinned versions")
+                         "run `npm ci` to reinstall the pinned versions" if root != PACKAGED
+                         else "reinstall webml")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(source.read_bytes())

@@ -28,11 +28,7 @@ from webapp.build import sri
 # page from disk cannot start (the page then runs the adapter itself).
 SKIPPED_MODULES = ("js/worker.js",)
 
-# onnxruntime-web's build with its wasm glue inside: from disk there is no
-# second module to import.
-ORT_SINGLE_FILE = runtimes.VendorFile(
-    "onnxruntime-web", "dist/ort.wasm.bundle.min.mjs",
-    "11e64bd8ffe11bd1a2a2f0d6275fdfbbba7262f0b76b99b53d228a8a22ef3d90")
+ORT_SINGLE_FILE = runtimes.ORT_SINGLE_FILE
 
 _IMPORT = re.compile(r"^import \{([^}]*)\} from '([^']+)';\n", re.M)
 _EXPORT = re.compile(r"^export (?:async )?(?:function\*? |const |let |class )([A-Za-z_$][\w$]*)",

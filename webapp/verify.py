@@ -29,7 +29,6 @@ import struct
 import time
 import zlib
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -237,7 +236,8 @@ class _Recorder:
                 for r, started in zip(self.requests, self._started, strict=True)]
 
 
-PROBE = (files("webapp") / "probe.js").read_text(encoding="utf-8")
+# By file, not package name: webml's API imports this module under a private name.
+PROBE = (Path(__file__).resolve().parent / "probe.js").read_text(encoding="utf-8")
 
 
 def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> VerifyReport:

@@ -63,7 +63,8 @@ def get_target(name: str) -> ModuleType:
     if name not in TARGETS:
         raise UnsupportedModelError(f"unknown target {name!r}",
                                     f"choose one of: {', '.join(sorted(TARGETS))}")
-    module = importlib.import_module(TARGETS[name])
+    # Relative to this package, so that webml's isolated copy (webml._isolated) imports its own.
+    module = importlib.import_module(TARGETS[name].replace("converter.targets", __name__, 1))
     if not hasattr(module, "RUNTIME") or not callable(getattr(module, "convert", None)):
         raise TypeError(f"{TARGETS[name]} does not define RUNTIME and convert()")
     return module
