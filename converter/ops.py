@@ -133,8 +133,10 @@ def node_limits(model: Any, backend: str) -> dict[OpKey, str]:
     found: dict[OpKey, str] = {}
     for node in _all_nodes(model):
         key = ("" if node.domain in DEFAULT_DOMAINS else node.domain, node.op_type)
+        if key not in by_op:
+            continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        for rule in by_op.get(key, ()):
+        for rule in by_op[key]:
             if "attribute" in rule:
                 value = attrs.get(rule["attribute"], rule["default"])
                 value = value.decode() if isinstance(value, bytes) else value

@@ -160,3 +160,40 @@ def test_text_report_marks_dynamic_dimensions_and_missing_operators() -> None:
     assert re.search(r"webgpu\s+yes, partly on the CPU\s+-\s+Shape", text)
     assert "1,234 parameters" in text and "opsets ai.onnx 13" in text
     assert report.runs and report.to_json()["graphs"][0]["backends"]["webgl"]["runs"] is False
+
+
+def one_node(node: Any, opset: int = 17, rank: int = 4) -> Any:
+    """A model of one node on an input ``x`` of ``rank`` dims (shapes beyond that unstated)."""
+    graph = helper.make_graph(
+        [node], "one", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1] * rank)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    opsets = [helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)]
+    return helper.make_model(graph, opset_imports=opsets)
+
+
+@pytest.mark.parametrize(("node", "opset", "rank", "limit"), [
+    # webgl's FusedConv applies Relu, Sigmoid and Clip; any other activation it drops.
+    (("FusedConv", {"activation": "HardSigmoid", "kernel_shape": [3, 3]}), 17, 4,
+     "activation HardSigmoid"),
+    (("FusedConv", {"activation": "Relu", "kernel_shape": [3, 3]}), 17, 4, None),
+    (("FusedConv", {"kernel_shape": [3, 3]}), 17, 4, None),  # no activation at all
+    # Its Resize is the packed one: linear only, and nearest is the default mode.
+    (("Resize", {}), 13, 4, "mode nearest"),
+    (("Resize", {"mode": "linear"}), 13, 4, None),
+    (("Resize", {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize"}),
+     13, 4, "coordinate_transformation_mode tf_crop_and_resize"),
+    # "currently only support 2-dimensional conv": the rank from kernel_shape or the input.
+    (("Conv", {"kernel_shape": [3]}), 17, 3, "1-D"),
+    (("Conv", {}), 17, 3, "1-D"),
+    (("Conv", {}), 17, 4, None),
+])
+def test_webgl_node_limits(node: tuple[str, dict[str, Any]], opset: int, rank: int,
+                           limit: str | None) -> None:
+    op, attrs = node
+    domain = "com.microsoft" if op == "FusedConv" else ""
+    inputs = ["x", "w"] if "Conv" in op else ["x", "", "scales"]
+    model = one_node(helper.make_node(op, inputs, ["y"], domain=domain, **attrs), opset, rank)
+    key = (domain, op)
+    assert ops.node_limits(model, "webgl") == ({key: limit} if limit else {})
+    assert (ops.model_support(model, "webgl")[key] is Support.NONE) == (limit is not None)
+    assert not ops.node_limits(model, "wasm")  # the limits are webgl's own
