@@ -6,6 +6,7 @@ The page and ``webml verify`` compare what the browser computes with these.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,11 @@ def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _run_keras(model: Any, specs: tuple[TensorSpec, ...],
                feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    result = model(_keras_args(model, specs, feeds), training=False)
+    with warnings.catch_warnings():
+        # Keras's own advice about how the model was built is no news at convert time,
+        # and would land on the user's terminal between webml's lines.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras(\.|$)")
+        result = model(_keras_args(model, specs, feeds), training=False)
     if isinstance(result, dict):
         return {name: np.asarray(value) for name, value in result.items()}
     if not isinstance(result, list | tuple):
