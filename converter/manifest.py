@@ -20,6 +20,7 @@ import numpy as np
 from converter.errors import ManifestError
 from converter.quantize import QuantizationReport
 from converter.spec import TensorSpec
+from converter.tasks import TextPipeline
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "webml.json"
@@ -237,6 +238,8 @@ class Manifest:
     page: tuple[ModelFile, ...] = ()  # the site's own scripts (build), checked by the page
     # Backends that open another model file than ``entry`` (the fused ONNX graph).
     variants: dict[str, str] = field(default_factory=dict)
+    # A text model's stages (tokenize, softmax, labels): see converter.tasks.
+    pipeline: TextPipeline | None = None
 
     def entry_for(self, backend: str) -> str:
         """The model file that ``backend`` opens."""
@@ -265,6 +268,7 @@ class Manifest:
             "labels": list(self.labels) if self.labels is not None else None,
             "preprocess": self.preprocess.to_json() if self.preprocess else None,
             "features": [f.to_json() for f in self.features] if self.features else None,
+            "pipeline": self.pipeline.to_json() if self.pipeline else None,
             "quantization": self.quantization.to_json() if self.quantization else None,
             "evaluation": self.evaluation.to_json() if self.evaluation else None,
             "golden": self.golden.to_json(),
@@ -308,6 +312,8 @@ class Manifest:
                 vendor=Vendor.from_json(vendor) if vendor else None,
                 page=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
                            for f in data.get("page", [])),
+                pipeline=(TextPipeline.from_json(data["pipeline"])
+                          if data.get("pipeline") else None),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest: {exc}",

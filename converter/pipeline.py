@@ -23,6 +23,8 @@ from converter.parity import ParityReport, compare_outputs
 from converter.quantize import QuantizationReport, calibration_samples
 from converter.spec import TensorSpec
 from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
+from converter.tasks import TEXT_TASKS
+from converter.tasks import pipeline as text
 
 Progress = Callable[[str], None]
 
@@ -45,6 +47,8 @@ class ConvertOptions:
     seed: int = 0
     labels: tuple[str, ...] | None = None
     task: str | None = None  # "classification", "regression" or "generic"; None: guess
+    # A text task ("text-classification", converter.tasks) reads its tokenizer.json from here.
+    tokenizer: Path | None = None
     features: tuple[Feature, ...] | None = None  # names (and ranges) of a tabular input
     image: bool | None = None  # treat the input as a picture; None: when it looks like one
     image_scale: float = 1 / 255
@@ -106,6 +110,12 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
     for what, arrays in (("--calibration", options.calibration), ("--eval", options.eval_data)):
         values.check_finite(arrays or {}, what)
     values.check_input_sizes(loaded.spec.inputs, options.input_shapes, options.batch)
+    is_text = options.task in TEXT_TASKS
+    text.check_task(options.task or "", options.tokenizer)
+    # A text model's golden input is a real sentence, tokenized; its length fixes the shapes.
+    text_stage, text_feeds = (text.prepare(options.tokenizer, loaded.spec.inputs, options.batch)
+                              if is_text and options.tokenizer else (None, None))
+    shapes = {n: v.shape for n, v in (text_feeds or {}).items()} | dict(options.input_shapes)
     quantize.check_mode(target_name, options.quantize,
                         calibrated=options.calibration is not None)
     out = Path(out_dir)
@@ -116,16 +126,17 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             + (f", quantized {options.quantize}" if options.quantize else ""))
         _check_shape_names(loaded, options.input_shapes)
         web: WebModel = target.convert(loaded, stage, TargetOptions(
-            options.batch, options.shard_bytes, dict(options.input_shapes), options.quantize,
+            options.batch, options.shard_bytes, shapes, options.quantize,
             options.quantize_weights, calibration=options.calibration, progress=say))
         lap("convert")
         _check_names(loaded, web)
         values.check_input_sizes(web.feed_specs(), {}, options.batch)
         hints = realistic.input_hints(web.runtime, stage / web.entry, web.inputs, web.outputs)
-        if hints and options.sample_inputs is None:
+        if hints and options.sample_inputs is None and text_feeds is None:
             say("generated inputs as the model says: "
                 + "; ".join(hint.describe(name) for name, hint in hints.items()))
-        feeds = (reference.given_inputs(options.sample_inputs, web.feed_specs())[0]
+        feeds = (text_feeds if text_feeds is not None else
+                 reference.given_inputs(options.sample_inputs, web.feed_specs())[0]
                  if options.sample_inputs is not None else
                  reference.golden_inputs(web.feed_specs(), seed=options.seed,
                                          features=options.features, hints=hints))
@@ -164,7 +175,12 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                 golden = Golden(feeds, expected, options.atol, options.rtol,
                                 reference.source_framework(loaded))
         values.check_outputs_finite(golden.outputs, feeds, golden.source)
-        task = _task(web, golden.outputs, options.labels, options.task)
+        task = _task(web, golden.outputs, options.labels,
+                     "classification" if is_text else options.task)
+        pipeline = None
+        if text_stage is not None and options.tokenizer is not None:
+            pipeline = text.finish(options.task or "", text_stage, golden.outputs)
+            text.copy_tokenizer(options.tokenizer, text_stage, stage)
         files = tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file())
         if options.quantize:
             measured_on = ("the --calibration inputs" if options.calibration is not None
@@ -199,6 +215,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             quantization=report,
             evaluation=evaluation,
             provenance=_provenance(loaded),
+            pipeline=pipeline,
         )
         write_manifest(manifest, stage)
         say(f"wrote {len(manifest.files)} model files and webml.json")

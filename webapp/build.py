@@ -27,6 +27,7 @@ from converter.manifest import (
 )
 from converter.outdir import staged_file, staged_output
 from converter.pipeline import ConvertOptions, Progress, convert_model
+from converter.tasks import Library, TextPipeline
 from webapp import headers, record, runtimes
 from webapp.assets import static_root
 
@@ -92,6 +93,9 @@ def _build_single_file(model_dir: Path, out: Path, progress: Progress | None) ->
     from webapp.single_file import write_single_file
 
     manifest = read_manifest(model_dir)
+    if manifest.pipeline is not None:
+        raise BuildError("--single-file does not carry a text model's tokenizer yet",
+                         "build a folder site (leave out --single-file)")
     (progress or (lambda _message: None))("inlining the page, the runtime and the model into "
                                            "one file")
     write_single_file(manifest, model_dir, out)
@@ -113,8 +117,10 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
     backends = options.backends or runnable_defaults(model_dir, manifest.runtime, say)
     say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
     vendor = _copy_runtime(runtime, backends, stage)
+    pipeline = _copy_tokenizer_library(manifest.pipeline, stage, say)
     page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
-    site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor, page=page)
+    site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor, page=page,
+                                        pipeline=pipeline)
     pin_page_scripts(stage)
     _fill_service_worker(stage)
     (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
@@ -175,6 +181,19 @@ def _copy_runtime(runtime: runtimes.Runtime, backends: tuple[str, ...], stage: P
     load = {b: tuple(f"{runtime.folder}/{name}" for name in runtime.backends[b])
             for b in backends}
     return Vendor(runtime.package, runtime.version, backends, tuple(files), load)
+
+
+def _copy_tokenizer_library(pipeline: TextPipeline | None, stage: Path,
+                            say: Progress) -> TextPipeline | None:
+    """A text site gets the pinned JavaScript tokenizer, checked and copied like a runtime."""
+    if pipeline is None:
+        return None
+    file = runtimes.TOKENIZER
+    site_path = f"{runtimes.TOKENIZER_FOLDER}/{file.name}"
+    say(f"copying {file.package} {runtimes.TOKENIZERS_VERSION} for the {pipeline.task} page")
+    runtimes.copy_runtime_file(file, stage / site_path)
+    return dataclasses.replace(pipeline, library=Library(site_path, file.sha256,
+                                                         (stage / site_path).stat().st_size))
 
 
 def sri(data: bytes) -> str:

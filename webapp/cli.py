@@ -90,9 +90,14 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="Text file with one class label per line (for "
                      "regression: one name per output value)."),
-        click.option("--task", type=click.Choice(["classification", "regression", "generic"]),
+        click.option("--task", type=click.Choice(["classification", "regression", "generic",
+                                                  "text-classification"]),
                      default=None, help="What the output means (default: classification for a "
-                     "softmax output or when labels are given, else generic)."),
+                     "softmax output or when labels are given, else generic). "
+                     "text-classification: the page takes text, tokenized by --tokenizer."),
+        click.option("--tokenizer", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None, help="The model's Hugging Face tokenizer.json, for a text "
+                     "task: copied into the site; the page tokenizes in the browser."),
         click.option("--features", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="JSON list of the input's column names (or of "
                      "{name, min, max, default}): the page shows a form."),
@@ -162,7 +167,8 @@ def _shapes(given: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
 def _make_convert_options(target: str | None, batch: int | None,
                           input_shapes: tuple[str, ...], shard_size: float | None,
                           labels: Path | None,
-                          task: str | None, features: Path | None, image: bool | None,
+                          task: str | None, tokenizer: Path | None, features: Path | None,
+                          image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, quantize: str | None, quantize_weights: str | None,
                           calibration: Path | None, sample_inputs: Path | None,
@@ -173,6 +179,7 @@ def _make_convert_options(target: str | None, batch: int | None,
     from converter.pipeline import ConvertOptions
 
     given: dict[str, Any] = {"target": target, "batch": batch, "task": task, "image": image,
+                             "tokenizer": tokenizer,
                              "input_shapes": _shapes(input_shapes) or None,
                              "shard_bytes": int(shard_size * 1e6) if shard_size else None,
                              "quantize": quantize, "max_accuracy_drop": max_accuracy_drop,
@@ -393,6 +400,12 @@ def serve(site: Path, host: str, port: int) -> None:
 @click.option("--sample-inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help=".npz of your own inputs (one array per input name, samples "
               "first) to check instead of generated ones: the first --samples of them, or all.")
+@click.option("--input", "input_file", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A text site: a .txt (one text per line) or .jsonl (a string or {\"text\": "
+                   "...} per line). Each text runs from raw text to the final answer in the page "
+                   "and in Python (tokenizers and the model natively): token ids must be equal, "
+                   "scores within the tolerance.")
 @click.option("--browser", type=click.Path(path_type=Path), default=None,
               help="Chromium or Chrome binary to use (default: a system Chromium).")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
@@ -409,11 +422,12 @@ def serve(site: Path, host: str, port: int) -> None:
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
 def verify(site: Path, backends: str, require: str, samples: int,
-           sample_inputs: Path | None, browser: Path | None,
+           sample_inputs: Path | None, input_file: Path | None, browser: Path | None,
            timeout: float, repeats: int, atol: float | None, rtol: float | None,
            watch: float, json_path: Path | None) -> None:
     """Run SITE in headless Chromium and check it against native outputs and for leaks."""
     from converter.manifest import read_manifest
+    from converter.tasks.pipeline import read_texts
     from webapp.verify import VerifyOptions, format_report, verify_site
 
     chosen = _names(backends)
@@ -427,7 +441,8 @@ def verify(site: Path, backends: str, require: str, samples: int,
     report = verify_site(site, VerifyOptions(chosen, browser, timeout, repeats, samples, atol,
                                              rtol, required, watch, sample_inputs=(
                                                  _arrays(sample_inputs, "sample-inputs")
-                                                 if sample_inputs else None)))
+                                                 if sample_inputs else None),
+                                             texts=read_texts(input_file) if input_file else None))
     click.echo(format_report(report))
     if json_path is not None:
         data = asdict(report)

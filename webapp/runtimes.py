@@ -173,8 +173,9 @@ def node_modules() -> Path:
 
 
 def all_files() -> tuple[VendorFile, ...]:
-    """Every pinned file a site can ship, --single-file's too: what a wheel carries."""
-    return (*(f for runtime in RUNTIMES.values() for f in runtime.files), ORT_SINGLE_FILE)
+    """Every pinned file a site can ship (--single-file's, a text site's tokenizer): a wheel's."""
+    return (*(f for runtime in RUNTIMES.values() for f in runtime.files), ORT_SINGLE_FILE,
+            TOKENIZER)
 
 
 def copy_runtime_file(file: VendorFile, target: Path) -> None:

@@ -39,7 +39,7 @@ from converter.errors import BrowserError, WebmlError
 from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import sample_feeds, site_hints
-from webapp import record
+from webapp import record, verify_text
 from webapp.browser import launch, page_url, wait_until_ready
 from webapp.serve import running_server
 from webapp.table import text_table
@@ -70,6 +70,7 @@ class VerifyOptions:
     require: tuple[str, ...] = ()  # backends whose unavailability is a failure
     watch_s: float = 5.0  # pages stay watched this long after the last check
     sample_inputs: dict[str, np.ndarray] | None = None  # the user's own samples, instead
+    texts: list[str] | None = None  # --input: raw texts, for a site with a text pipeline
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
     site = Path(site)
     manifest = read_manifest(site)
     samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
+    texts, text_note = verify_text.references(manifest, site, options.texts)
     results = []
     watched: list[tuple[Any, _Recorder]] = []
     with running_server(site) as url, sync_playwright() as playwright:
@@ -261,7 +263,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
         try:
             for backend in options.backends:
                 results.append(_check_backend(browser, url, backend, manifest, samples, options,
-                                              watched))
+                                              watched, tuple(texts)))
             if watched and options.watch_s > 0:
                 # Playwright delivers the pages' events while it waits.
                 watched[-1][0].pages[0].wait_for_timeout(options.watch_s * 1000)
@@ -272,7 +274,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
     requests = [r for _, recorder in watched for r in recorder.finished_requests()]
     violations = [v for _, recorder in watched for v in recorder.violations]
     events = [e for _, recorder in watched for e in recorder.events]
-    notes = (native_note,) if native_note else ()
+    notes = tuple(n for n in (native_note, text_note) if n)
     return VerifyReport(site, tuple(results), tuple(requests), tuple(violations),
                         options.require, notes, tuple(events), changed,
                         record.record_sha256(site))
@@ -308,8 +310,8 @@ def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.nda
 
 def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
                    samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
-                   options: VerifyOptions, watched: list[tuple[Any, _Recorder]]
-                   ) -> BackendResult:
+                   options: VerifyOptions, watched: list[tuple[Any, _Recorder]],
+                   texts: tuple[verify_text.TextReference, ...] = ()) -> BackendResult:
     """Check one backend; its page is left open, in ``watched``, for verify_site to close."""
     shipped = manifest.vendor.backends if manifest.vendor else ()
     if backend != "auto" and backend not in shipped:
@@ -327,7 +329,7 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
     try:
         ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),
                                  options.timeout_s, tries)
-        return _run_page(page, ready, backend, manifest, samples, options, recorder)
+        return _run_page(page, ready, backend, manifest, samples, options, recorder, texts)
     except Exception as exc:  # Playwright's Error and TimeoutError
         unavailable = _evaluate_quietly(page, "() => window.webml?.state?.unavailable === true")
         return BackendResult(backend, None, "unavailable" if unavailable else "error",
@@ -336,7 +338,8 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
 
 def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest,
               samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
-              options: VerifyOptions, recorder: _Recorder) -> BackendResult:
+              options: VerifyOptions, recorder: _Recorder,
+              texts: tuple[verify_text.TextReference, ...] = ()) -> BackendResult:
     run = page.evaluate("(n) => window.webml.runGolden(n)", options.repeats)
     atol = options.atol if options.atol is not None else manifest.golden.atol
     rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
@@ -345,14 +348,22 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
         encoded = {name: encode_array(value) for name, value in feeds.items()}
         answer = page.evaluate("(f) => window.webml.runEncoded(f)", encoded)
         checks.append((native, _arrays(answer["outputs"])))
+    # --input: each text through the page's own pipeline; the final scores are compared.
+    differs = []
+    for reference in texts:
+        got = page.evaluate("(t) => window.webml.runText(t)", reference.text)
+        want, scores, problem = verify_text.compare(reference, got, manifest.outputs[0].name)
+        checks.append((want, scores))
+        differs += [problem] if problem else []
     driven, silent = drive_inputs(page, options.timeout_s)
     recorder.read_ready_time(page)
     reports = [compare_outputs(want, got, atol=atol, rtol=rtol) for want, got in checks]
     failed = [r for r in reports if not r.ok]
     details = ([f"{len(failed)} of {len(reports)} inputs off: {failed[0].describe()}", *silent]
                if failed else silent)
+    details = [*differs[:3], *details]
     return BackendResult(
-        backend, ready["backend"], "fail" if failed else "pass",
+        backend, ready["backend"], "fail" if failed or differs else "pass",
         max(r.max_abs for r in reports),
         max((o.max_rel for r in reports for o in r.outputs), default=0.0),
         _top1(manifest, checks), ready["loadMs"], statistics.median(run["timesMs"]),
@@ -372,7 +383,9 @@ def drive_inputs(page: Any, timeout_s: float) -> tuple[list[str], list[str]]:
     if page.locator(f"{widget} form.features").count():
         controls.append(("the form's Predict",
                          lambda: page.click(f"{widget} form.features button[type=submit]")))
-    if page.locator(f"{widget} textarea").count():
+    if page.locator("#text-input").count():
+        controls.append(("the text box's Run", lambda: page.click(f"{widget} button.primary")))
+    elif page.locator(f"{widget} textarea").count():
         controls.append(("the tensor editor's Run", lambda: page.click(f"{widget} button.primary")))
     if page.locator("#image-file").count():
         controls.append(("an image file", lambda: page.set_input_files("#image-file", {

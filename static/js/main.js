@@ -18,7 +18,7 @@ document.documentElement.dataset.started = '';
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 
-const api = { state: { status: 'loading' }, manifest: null, session: null, ready: null, run, runGolden, runEncoded, bench };
+const api = { state: { status: 'loading' }, manifest: null, session: null, ready: null, run, runGolden, runEncoded, runText, bench };
 window.webml = api;
 
 function setStatus(state, text) {
@@ -63,6 +63,29 @@ async function runEncoded(encoded) {
   const feeds = Object.fromEntries(Object.entries(encoded).map(([k, v]) => [k, decodeArray(v)]));
   const { outputs, ms } = await run(feeds);
   return { outputs: plain(outputs), ms };
+}
+
+/**
+ * Run one text through the site's text pipeline, tokenized in the inference worker:
+ * what the text box shows, and what `webml verify --input` compares with Python's.
+ */
+async function runText(text) {
+  if (!api.session?.runText) throw new Error('this site has no text pipeline');
+  const { encoded, outputs, labels, feeds, ms } = await api.session.runText(text);
+  return { ids: encoded.ids, tokens: encoded.tokens, truncated: encoded.truncated, labels, feeds, outputs: plain(outputs), ms };
+}
+
+async function showText(text, widget) {
+  try {
+    const answer = await runText(text);
+    api.last = { text, inputs: answer.feeds, outputs: answer.outputs, answer };
+    $('output-panel').hidden = false;
+    $('timing').textContent = `${answer.ms.toFixed(1)} ms on ${api.session.backend}`;
+    widget.render(api.manifest, answer, $('output'));
+  } catch (error) {
+    $('output-panel').hidden = false;
+    $('output').textContent = `Error: ${error.message}`;
+  }
 }
 
 /** Time the golden input: `warmup` untimed runs, then `runs` timed ones, for `webml bench`. */
@@ -176,10 +199,11 @@ async function boot() {
   $('backend-info').textContent = result.skipped.map((s) => `Skipped ${s.backend}: ${s.reason}`).join(' ');
   showBackendChoice(manifest, result.session.backend);
 
-  const widget = await (manifest.features ? import('./widgets/form.js')
+  const text = manifest.pipeline;  // a text site: a text box instead of the tensor editor
+  const widget = await (text ? import('./widgets/text.js') : manifest.features ? import('./widgets/form.js')
     : manifest.preprocess?.kind === 'image' ? import('./widgets/image.js') : import('./widgets/tensor.js'));
-  widget.mount($('input-widget'), manifest, show);
-  $('run-sample').addEventListener('click', () => show(golden(manifest).inputs));
+  widget.mount($('input-widget'), manifest, text ? (t) => showText(t, widget) : show);
+  $('run-sample').addEventListener('click', () => (text ? showText(text.sampleText, widget) : show(golden(manifest).inputs)));
   $('input-panel').hidden = false;
   // From here on the page must make no request at all: `webml verify` checks.
   api.state.readyAt = performance.now();

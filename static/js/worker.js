@@ -4,12 +4,17 @@
 //
 // Messages in:  {id, type: 'load', manifest, backend, model, baseUrl}
 //               {id, type: 'run', feeds}
+//               {id, type: 'text', text}  (a text site: tokenized here, see tasks/pipeline.js)
 // Messages out: {id, ok, ...result | message}, and {type: 'progress', loaded, total}
 
 import { fetchVerified } from './manifest.js';
 import { adapterFor } from './runtimes/index.js';
 
 let session = null;
+let textPipeline = null;
+
+// Plain numbers for the page: a BigInt64Array does not cross to Playwright.
+const numbers = (feeds) => Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: Array.from(t.data, Number) }]));
 
 const handlers = {
   async load({ manifest, backend, model, baseUrl }) {
@@ -17,10 +22,20 @@ const handlers = {
     const fetchFiles = (files) => fetchVerified(files, progress, baseUrl);
     const adapter = await adapterFor(manifest.runtime);
     session = await adapter.load({ manifest, backend, model, baseUrl, fetchFiles });
+    if (manifest.pipeline) {
+      const { loadText } = await import('./tasks/pipeline.js');
+      textPipeline = await loadText({ manifest, model, baseUrl, fetchFiles });
+    }
     return { threads: session.threads };
   },
   async run({ feeds }) {
     return { outputs: await session.run(feeds) };
+  },
+  async text({ text }) {
+    const began = performance.now();
+    let fed;
+    const result = await textPipeline.answer(text, (feeds) => { fed = feeds; return session.run(feeds); });
+    return { ...result, feeds: numbers(fed), ms: performance.now() - began };
   },
 };
 

@@ -27,7 +27,8 @@ export function workerAdapter(onProgress = () => {}) {
       signal?.addEventListener('abort', dispose);
       try {
         const { threads } = await call('load', { manifest, backend, model, baseUrl });
-        return { backend, threads, run: async (feeds) => (await call('run', { feeds })).outputs, dispose };
+        const runText = (text) => call('text', { text });  // a text site: tokenized in the worker
+        return { backend, threads, run: async (feeds) => (await call('run', { feeds })).outputs, runText, dispose };
       } catch (error) {
         dispose();
         throw error;

@@ -1,0 +1,73 @@
+"""Text tasks: a site's pre- and post-processing as named stages.
+
+A text model's manifest carries a ``pipeline`` section: the task
+(``text-classification``) and its stages in order, each a name and its
+parameters (``tokenize``: the tokenizer file and its truncation and padding;
+``softmax``; ``labels``). Each stage is implemented twice, with the same file
+name: here in Python (the ``tokenizers`` library as the reference, numpy for
+the rest) and in ``static/js/tasks/`` for the page, so that ``webml verify
+--input`` can run raw text to the final answer in both and compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from converter.errors import ManifestError
+from converter.tasks.tokenize import TokenizeStage
+
+TEXT_TASKS = ("text-classification",)
+# A real sentence, so the golden check of a text site runs the tokenizer too.
+SAMPLE_TEXT = "webml runs this model in your browser, and nothing you type leaves it."
+
+
+@dataclass(frozen=True)
+class Library:
+    """The pinned JavaScript tokenizer a built site ships (set by ``webml build``)."""
+
+    path: str
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True)
+class TextPipeline:
+    """A text task's stages: tokenize, then the model, then ``post`` in order."""
+
+    task: str
+    tokenize: TokenizeStage
+    post: tuple[dict[str, Any], ...]  # {"name": "softmax"} and {"name": "labels"}
+    sample_text: str = SAMPLE_TEXT
+    library: Library | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "sampleText": self.sample_text,
+                "library": self.library.to_json() if self.library else None,
+                "stages": [self.tokenize.to_json(), *self.post]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TextPipeline:
+        task = data["task"]
+        if task not in TEXT_TASKS:
+            raise ManifestError(f"unknown text task {task!r}",
+                                f"this webml knows {', '.join(TEXT_TASKS)}")
+        first, *post = data["stages"]
+        if first.get("name") != "tokenize":
+            raise ManifestError("a text pipeline's first stage must be tokenize",
+                                "convert the model again with `webml convert`")
+        unknown = [s.get("name") for s in post if s.get("name") not in POST_STAGES]
+        if unknown:
+            raise ManifestError(f"unknown pipeline stage {unknown[0]!r}",
+                                f"stages after tokenize: {', '.join(POST_STAGES)}")
+        library = data.get("library")
+        return cls(task, TokenizeStage.from_json(first), tuple(dict(s) for s in post),
+                   str(data.get("sampleText", SAMPLE_TEXT)),
+                   Library(library["path"], library["sha256"], int(library["size"]))
+                   if library else None)
+
+
+POST_STAGES = ("softmax", "labels")

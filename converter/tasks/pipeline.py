@@ -1,0 +1,106 @@
+"""Running a text pipeline in Python: raw text -> the final answer, as the page does.
+
+``static/js/tasks/pipeline.js`` is the page's side; ``webml verify --input``
+compares the two answers for each text.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.errors import UnsupportedModelError
+from converter.spec import TensorSpec
+from converter.tasks import SAMPLE_TEXT, TEXT_TASKS, TextPipeline, scores, tokenize
+
+Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class TextAnswer:
+    """What one text became: its tokens, and the labels with their scores."""
+
+    text: str
+    encoded: tokenize.Encoded
+    outputs: dict[str, np.ndarray]
+    labels: list[dict[str, Any]]
+
+
+def check_task(task: str, tokenizer: Path | None) -> None:
+    """Refuse a text task without a tokenizer, or a tokenizer without a text task."""
+    if task in TEXT_TASKS and tokenizer is None:
+        raise UnsupportedModelError(f"--task {task} needs the model's tokenizer",
+                                    "pass --tokenizer tokenizer.json")
+    if tokenizer is not None and task not in TEXT_TASKS:
+        raise UnsupportedModelError("--tokenizer needs a text task",
+                                    f"pass --task {TEXT_TASKS[0]}")
+
+
+def prepare(tokenizer_path: Path, inputs: tuple[TensorSpec, ...], batch: int,
+            ) -> tuple[tokenize.TokenizeStage, dict[str, np.ndarray]]:
+    """The tokenize stage for the model, and the golden input: the sample sentence."""
+    stage = tokenize.stage_for(tokenizer_path, inputs)
+    tokenizer = tokenize.configured(tokenize.read_tokenizer(tokenizer_path), stage)
+    one = tokenize.feeds(stage, tokenize.encode(tokenizer, SAMPLE_TEXT))
+    return stage, {name: np.repeat(value, batch, axis=0) for name, value in one.items()}
+
+
+def copy_tokenizer(tokenizer_path: Path, stage: tokenize.TokenizeStage, out: Path) -> None:
+    """Put the tokenizer into the model folder, where the manifest lists it with its sha256."""
+    shutil.copyfile(tokenizer_path, out / stage.file)
+
+
+def finish(task: str, stage: tokenize.TokenizeStage, outputs: dict[str, np.ndarray]
+           ) -> TextPipeline:
+    """The pipeline, once the golden outputs say whether the model ends in a softmax."""
+    if len(outputs) != 1:
+        raise UnsupportedModelError(f"--task {task} needs a model with one output",
+                                    f"this one has {len(outputs)}")
+    values = next(iter(outputs.values()))
+    if values.ndim != 2 or values.shape[-1] < 2:
+        raise UnsupportedModelError(f"a text classifier outputs [batch, classes], not "
+                                    f"{list(values.shape)}", "check the model's output")
+    post = (() if scores.looks_like_probabilities(values) else ({"name": "softmax"},))
+    return TextPipeline(task, stage, (*post, {"name": "labels"}))
+
+
+def answer(pipeline: TextPipeline, tokenizer: Any, run: Run,
+           labels: tuple[str, ...] | None, text: str) -> TextAnswer:
+    """Run one text through the pipeline with a :func:`tokenize.configured` tokenizer."""
+    encoded = tokenize.encode(tokenizer, text)
+    outputs = run(tokenize.feeds(pipeline.tokenize, encoded))
+    values = np.asarray(next(iter(outputs.values())), dtype=np.float64)
+    for stage in pipeline.post:
+        if stage["name"] == "softmax":
+            values = scores.softmax(values)
+    return TextAnswer(text, encoded, outputs, scores.labelled(values, labels))
+
+
+def read_texts(path: Path) -> list[str]:
+    """The texts of a --input file: a .txt (one per line) or .jsonl (a string or {"text"})."""
+    import json
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise UnsupportedModelError(f"the input file {path} is not UTF-8 text",
+                                    "save it as UTF-8, one text per line") from exc
+    if path.suffix != ".jsonl":
+        return lines
+    texts = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            texts.append(item if isinstance(item, str) else str(item["text"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnsupportedModelError(f"line {number} of {path} is neither a JSON string nor "
+                                        'an object with "text"', 'write {"text": "..."} per line'
+                                        ) from exc
+    return texts

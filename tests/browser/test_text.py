@@ -1,0 +1,143 @@
+"""A text classifier's site, end to end in real Chromium: a tiny ONNX model (Gather
+embedding, mean over the mask, Gemm, Softmax) with a WordPiece tokenizer trained here,
+converted with --task text-classification, built, used through its text box, and checked
+by `webml verify --input` against the tokenizers library and onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webapp.browser import launch, page_url, wait_until_ready
+from webapp.serve import running_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import text_models  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBML = [sys.executable, "-m", "webapp"]
+SCREENSHOTS = ROOT / "tests" / "output"
+LONG = " ".join(text_models.SENTENCES)  # far more than the 16 tokens the tokenizer keeps
+
+
+def _webml(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*WEBML, *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def text_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("text")
+    tokenizer = text_models.wordpiece(folder / "tokenizer.json")
+    vocab = json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"]
+    model = text_models.classifier(folder / "classifier.onnx", len(vocab))
+    labels = folder / "labels.txt"
+    labels.write_text("\n".join(text_models.LABELS) + "\n", encoding="utf-8")
+    done = _webml("convert", model, "--task", "text-classification", "--tokenizer", tokenizer,
+                  "--labels", labels, "-o", folder / "out")
+    assert done.returncode == 0, done.stderr
+    done = _webml("build", folder / "out", "-o", folder / "site", "--backends", "wasm")
+    assert done.returncode == 0, done.stderr
+    return folder / "site"
+
+
+def test_verify_input_compares_each_text_from_raw_text_to_labels(
+        text_site: Path, chromium: Path, tmp_path: Path) -> None:
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join([
+        "I loved this film, it was wonderful and moving.",
+        "Terrible service, the food was cold and late.",
+        "Café au lait, 東京, مرحبا 🙂",
+        "",
+        LONG,
+    ]) + "\n", encoding="utf-8")
+    done = _webml("verify", text_site, "--backends", "wasm", "--input", sentences,
+                  "--browser", chromium, "--watch", "1", "--timeout", "90")
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 texts of --input checked against tokenizers and onnxruntime" in done.stdout
+    assert "(1 truncated)" in done.stdout
+    assert "6/6" in done.stdout  # top-1: the golden sentence and the five texts
+    assert "drove Run sample input, the text box's Run" in done.stdout
+    assert "0 after the model loaded" in done.stdout
+
+
+def test_verify_input_is_refused_for_a_site_without_text(tmp_path: Path, text_site: Path) -> None:
+    manifest = json.loads((text_site / "webml.json").read_text(encoding="utf-8"))
+    manifest["pipeline"] = None
+    site = tmp_path / "plain"
+    site.mkdir()
+    (site / "webml.json").write_text(json.dumps(manifest), encoding="utf-8")
+    lines = tmp_path / "in.txt"
+    lines.write_text("hello\n", encoding="utf-8")
+    done = _webml("verify", site, "--input", lines)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: --input takes texts, and this site has no "
+                                          "text pipeline")
+
+
+@pytest.fixture(scope="module")
+def page(chromium: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        yield browser.new_page(viewport={"width": 1000, "height": 900})
+        browser.close()
+
+
+def test_the_text_box_shows_labels_tokens_and_truncation(page: Any, text_site: Path,
+                                                        tmp_path: Path) -> None:
+    from converter.manifest import read_manifest
+    from converter.native import native_for
+    from converter.tasks import pipeline as text
+    from converter.tasks import tokenize
+    from support import site_file
+
+    manifest = read_manifest(text_site)
+    reference = tokenize.configured(
+        tokenize.read_tokenizer(site_file(text_site, "tokenizer.json")), manifest.pipeline.tokenize)
+    native = native_for(manifest, text_site)
+
+    def python(sentence: str) -> text.TextAnswer:
+        return text.answer(manifest.pipeline, reference, native.run, manifest.labels, sentence)
+
+    with running_server(text_site) as url:
+        wait_until_ready(page, page_url(url, "wasm", 90), 90)
+        assert page.locator("#input-widget #text-input").count() == 1
+        assert page.locator("#input-widget label:has-text('values as a flat')").count() == 0
+        # Typed text: labels with scores, tokens hidden until asked for.
+        sentence = "Patient reports mild headache since Tuesday."
+        page.fill("#text-input", sentence)
+        page.click("#input-widget button.primary")
+        page.wait_for_function("() => window.webml.last?.text !== undefined")
+        last = page.evaluate("() => window.webml.last")
+        want = python(sentence)
+        assert last["answer"]["ids"] == want.encoded.ids
+        assert [r["label"] for r in last["answer"]["labels"]] == [r["label"] for r in want.labels]
+        assert page.locator("#output ol.topk li").count() == len(text_models.LABELS)
+        assert page.text_content("#output ol.topk li .label") == want.labels[0]["label"]
+        assert page.locator("#output .tokens").is_hidden()
+        assert page.locator("#output .truncated").count() == 0
+        page.check("#show-tokens")
+        assert page.locator("#output .tokens").is_visible()
+        assert page.locator("#output .tokens code").all_text_contents() == want.encoded.tokens
+        # A .txt file too long for the model: cut to 16 tokens, and said so.
+        dropped = tmp_path / "note.txt"
+        dropped.write_text(LONG, encoding="utf-8")
+        page.evaluate("() => { window.webml.last = undefined; }")
+        page.set_input_files("#text-file", str(dropped))
+        page.wait_for_function("() => window.webml.last?.text !== undefined")
+        last = page.evaluate("() => window.webml.last")
+        assert last["text"] == LONG and last["answer"]["truncated"] is True
+        assert last["answer"]["ids"] == python(LONG).encoded.ids
+        assert len(last["answer"]["ids"]) == 16
+        assert "cut to 16 tokens" in page.text_content("#output .truncated")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "page-text-classification.png", full_page=True)

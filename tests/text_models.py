@@ -1,0 +1,129 @@
+"""Tiny text models for the text-task tests, made here: no download.
+
+Tokenizers are trained by the ``tokenizers`` library on a few sentences
+(WordPiece as BERT has it, byte-level BPE as GPT-2/RoBERTa have it); the
+classifier is an ONNX graph built with onnx.helper: an embedding Gather,
+a mean over the attention mask, a Gemm and a Softmax.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SENTENCES = [
+    "The contract ends on the first of June.",
+    "Patient reports mild headache and nausea since Tuesday.",
+    "Please send the invoice to the accounting department.",
+    "Café au lait, naïve façade, résumé: accents are stripped or kept.",
+    "東京 and 北京 are cities; مرحبا means hello.",
+    "Emoji 🙂 and symbols ™ ① ﬁ survive normalisation.",
+    "I loved this film, it was wonderful and moving.",
+    "Terrible service, the food was cold and late.",
+]
+LABELS = ("negative", "positive", "neutral")
+
+
+def wordpiece(path: Path, max_length: int = 16) -> Path:
+    """A BERT-style WordPiece tokenizer.json: lower-cased, accents stripped, [CLS] x [SEP]."""
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(SENTENCES, trainers.WordPieceTrainer(
+        vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tok.enable_truncation(max_length)
+    tok.save(str(path))
+    return path
+
+
+def byte_level_bpe(path: Path, max_length: int = 16) -> Path:
+    """A GPT-2-style byte-level BPE tokenizer.json, no special tokens around the text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=True)
+    tok.train_from_iterator(SENTENCES, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<pad>", "<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.enable_truncation(max_length)
+    tok.save(str(path))
+    return path
+
+
+def classifier(path: Path, vocab: int, classes: int = len(LABELS), width: int = 8,
+               seed: int = 0) -> Path:
+    """An ONNX text classifier: input_ids, attention_mask int64 [batch, seq] -> softmax."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weights = {"embedding": rng.normal(size=(vocab, width)).astype(np.float32),
+               "w": rng.normal(size=(width, classes)).astype(np.float32),
+               "b": rng.normal(size=(classes,)).astype(np.float32),
+               "axis1": np.array([1], dtype=np.int64), "axis2": np.array([2], dtype=np.int64)}
+    nodes = [
+        helper.make_node("Gather", ["embedding", "input_ids"], ["embedded"]),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "axis2"], ["mask3"]),
+        helper.make_node("Mul", ["embedded", "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axis1"], ["summed"], keepdims=0),
+        helper.make_node("ReduceSum", ["mask3", "axis1"], ["count"], keepdims=0),
+        helper.make_node("Div", ["summed", "count"], ["mean"]),
+        helper.make_node("Gemm", ["mean", "w", "b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+    ]
+    ids = ["batch", "sequence"]
+    graph = helper.make_graph(
+        nodes, "text_classifier",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ids),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ids)],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", classes])],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def unigram(path: Path, max_length: int = 16) -> Path:
+    """A SentencePiece-style Unigram tokenizer.json: NFKC, Metaspace (▁), </s> at the end."""
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.train_from_iterator(SENTENCES, trainers.UnigramTrainer(
+        vocab_size=150, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"))
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))])
+    tok.enable_truncation(max_length)
+    tok.save(str(path))
+    return path

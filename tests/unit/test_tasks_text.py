@@ -1,0 +1,197 @@
+"""Text tasks: the page's tokenize stage (JavaScript, @huggingface/tokenizers) gives the
+ids the Python reference (the tokenizers library) gives, and convert writes the pipeline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converter.errors import UnsupportedModelError
+from converter.manifest import read_manifest
+from converter.pipeline import ConvertOptions, convert_model
+from converter.spec import TensorSpec
+from converter.tasks import TextPipeline, scores, tokenize
+from converter.tasks import pipeline as text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import text_models  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "node_modules/@huggingface/tokenizers/dist/tokenizers.min.mjs"
+
+# Strings that trip tokenizers: accents and combining marks, NFKC cases, emoji (with
+# modifiers and joiners), CJK, Arabic, runs of whitespace, zero-width characters, a
+# text long enough to truncate, and nothing at all.
+HARD = [
+    "Café au lait, naïve façade, résumé.",
+    "e\u0301 vs \u00e9, A\u030a vs \u00c5",
+    "ﬁne ① ™ Ｆｕｌｌｗｉｄｔｈ ｶﾀｶﾅ ㎏",
+    "Emoji 🙂 👍🏽 👨‍👩‍👧 🇫🇷!",
+    "東京タワーは高い。北京欢迎你",
+    "مرحبا بالعالم، كيف حالك؟",
+    "a    b\t\t\nc \u00a0 d\u3000e",
+    "zero\u200bwidth and soft\u00adhyphen",
+    " ".join(text_models.SENTENCES) * 3,
+    "",
+    "[CLS] looks special, <|endoftext|> too",
+]
+INPUTS = (TensorSpec("input_ids", "int64", (None, None)),
+          TensorSpec("attention_mask", "int64", (None, None)))
+
+node = shutil.which("node")
+needs_node = pytest.mark.skipif(node is None or not LIBRARY.is_file(),
+                                reason="node and the pinned @huggingface/tokenizers (npm ci)")
+
+NODE_SCRIPT = """
+import { readFileSync } from 'node:fs';
+const { Tokenizer } = await import(process.argv[2]);
+const { encode, makeTokenizer } = await import(process.argv[3]);
+const { stage, file, texts } = JSON.parse(readFileSync(process.argv[4], 'utf8'));
+const tokenizer = makeTokenizer(Tokenizer, readFileSync(file));
+console.log(JSON.stringify(texts.map((t) => encode(tokenizer, stage, t))));
+"""
+
+
+def _page_encodings(tmp_path: Path, stage: tokenize.TokenizeStage, file: Path,
+                    texts: list[str]) -> list[dict]:
+    script = tmp_path / "encode.mjs"
+    script.write_text(NODE_SCRIPT, encoding="utf-8")
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"stage": stage.to_json(), "file": str(file), "texts": texts}),
+                   encoding="utf-8")
+    module = (ROOT / "static/js/tasks/tokenize.js").as_uri()
+    done = subprocess.run([node, str(script), LIBRARY.as_uri(), module, str(job)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(done.stdout)
+
+
+@needs_node
+@pytest.mark.parametrize("make", [text_models.wordpiece, text_models.byte_level_bpe,
+                                  text_models.unigram],
+                         ids=["wordpiece", "byte-level-bpe", "unigram"])
+@pytest.mark.parametrize("fixed", [None, 24], ids=["dynamic", "padded-to-24"])
+def test_js_tokenize_stage_matches_the_python_library(tmp_path: Path, make, fixed) -> None:
+    file = make(tmp_path / "tokenizer.json")
+    inputs = tuple(t.with_shape((None, fixed)) for t in INPUTS)
+    stage = tokenize.stage_for(file, inputs)
+    assert stage.max_length == 16 and stage.pad_to == fixed
+    reference = tokenize.load(stage, tmp_path)
+    want = [tokenize.encode(reference, t) for t in HARD]
+    got = _page_encodings(tmp_path, stage, file, HARD)
+    for text_, a, b in zip(HARD, want, got, strict=True):
+        assert b["ids"] == a.ids, text_
+        assert b["mask"] == a.mask and b["typeIds"] == a.type_ids, text_
+        assert b["truncated"] == a.truncated, text_
+    # The corpus exercises what it claims to: truncation, an empty text, unknown pieces.
+    assert [e.truncated for e in want].count(True) >= 1
+    long = want[HARD.index(" ".join(text_models.SENTENCES) * 3)]
+    assert long.truncated and sum(long.mask) == 16
+    assert len(want[HARD.index("")].ids) == (fixed or len(want[HARD.index("")].ids))
+
+
+def test_stage_takes_truncation_from_tokenizer_json_and_length_from_the_model(
+        tmp_path: Path) -> None:
+    file = text_models.wordpiece(tmp_path / "tokenizer.json", max_length=40)
+    assert tokenize.stage_for(file, INPUTS).max_length == 40
+    fixed = tokenize.stage_for(file, tuple(t.with_shape((1, 12)) for t in INPUTS))
+    assert (fixed.max_length, fixed.pad_to) == (12, 12)
+    again = tokenize.TokenizeStage.from_json(json.loads(json.dumps(fixed.to_json())))
+    assert again == fixed
+
+
+def test_stage_refuses_inputs_no_text_fills(tmp_path: Path) -> None:
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    with pytest.raises(UnsupportedModelError, match="no text fills the input 'pixels'"):
+        tokenize.stage_for(file, (*INPUTS, TensorSpec("pixels", "float32", (1, 4))))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    with pytest.raises(UnsupportedModelError, match="cannot read the tokenizer"):
+        tokenize.stage_for(bad, INPUTS)
+
+
+def test_text_task_needs_a_tokenizer_and_the_other_way_round(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedModelError, match="--tokenizer tokenizer.json"):
+        text.check_task("text-classification", None)
+    with pytest.raises(UnsupportedModelError, match="--tokenizer needs a text task"):
+        text.check_task("classification", tmp_path / "tokenizer.json")
+
+
+def test_convert_writes_the_pipeline_and_golden_input_is_the_sample_sentence(
+        tmp_path: Path) -> None:
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    vocab = json.loads(file.read_text(encoding="utf-8"))["model"]["vocab"]
+    model = text_models.classifier(tmp_path / "clf.onnx", len(vocab))
+    result = convert_model(model, tmp_path / "out", ConvertOptions(
+        task="text-classification", tokenizer=file, labels=text_models.LABELS))
+    manifest = read_manifest(tmp_path / "out")
+    pipeline = manifest.pipeline
+    assert isinstance(pipeline, TextPipeline) and manifest.task == "classification"
+    assert [s["name"] for s in pipeline.post] == ["labels"]  # the model ends in a softmax
+    assert any(f.path == "tokenizer.json" for f in manifest.files)
+    reference = tokenize.load(pipeline.tokenize, result.out_dir)
+    sample = tokenize.encode(reference, pipeline.sample_text)
+    np.testing.assert_array_equal(manifest.golden.inputs["input_ids"], [sample.ids])
+    np.testing.assert_array_equal(manifest.golden.inputs["attention_mask"], [sample.mask])
+    # The pipeline survives its own JSON.
+    assert TextPipeline.from_json(json.loads(json.dumps(pipeline.to_json()))) == pipeline
+
+
+def test_softmax_stage_only_when_the_model_gives_logits() -> None:
+    logits = np.array([[2.0, -1.0, 0.5]])
+    probabilities = scores.softmax(logits)
+    assert scores.looks_like_probabilities(probabilities)
+    assert not scores.looks_like_probabilities(logits)
+    stage = tokenize.TokenizeStage("input_ids")
+    assert [s["name"] for s in text.finish("text-classification", stage, {"y": logits}).post] \
+        == ["softmax", "labels"]
+    ranked = scores.labelled(probabilities, ("a", "b", "c"))
+    assert [r["label"] for r in ranked] == ["a", "c", "b"]
+
+
+def test_input_file_reads_txt_and_jsonl(tmp_path: Path) -> None:
+    txt = tmp_path / "in.txt"
+    txt.write_text("first line\n\nthird, after an empty one\n", encoding="utf-8")
+    assert text.read_texts(txt) == ["first line", "", "third, after an empty one"]
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('"plain"\n{"text": "with key"}\n', encoding="utf-8")
+    assert text.read_texts(jsonl) == ["plain", "with key"]
+    jsonl.write_text("[1, 2]\n", encoding="utf-8")
+    with pytest.raises(UnsupportedModelError, match="line 1"):
+        text.read_texts(jsonl)
+
+
+def test_verify_flags_other_ids_and_other_truncation(tmp_path: Path) -> None:
+    from webapp.verify_text import TextReference, compare
+
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    stage = tokenize.stage_for(file, INPUTS)
+    reference = tokenize.load(stage, tmp_path)
+    pipeline = text.finish("text-classification", stage, {"probs": np.array([[0.2, 0.8]])})
+    answer = text.answer(pipeline, reference, lambda f: {"probs": np.array([[1.0, 3.0]])},
+                         ("no", "yes"), "Café au lait")
+    found = TextReference("Café au lait", answer)
+    page = {"ids": answer.encoded.ids, "truncated": False, "labels": answer.labels}
+    want, got, problem = compare(found, page, "probs")
+    assert problem == "" and np.array_equal(want["probs"], got["probs"])
+    assert want["probs"].shape == (1, 2) and want["probs"][0, 1] > want["probs"][0, 0]
+    _, _, problem = compare(found, {**page, "ids": [*answer.encoded.ids[:-1], 0]}, "probs")
+    assert "the page's token ids" in problem
+    _, _, problem = compare(found, {**page, "truncated": True}, "probs")
+    assert "truncated in the page only" in problem
+
+
+def test_manifest_doc_names_every_pipeline_field(tmp_path: Path) -> None:
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    stage = tokenize.stage_for(file, tuple(t.with_shape((None, 20)) for t in INPUTS))
+    data = TextPipeline("text-classification", stage, ({"name": "labels"},)).to_json()
+    doc = (ROOT / "docs" / "manifest.md").read_text(encoding="utf-8")
+    keys = [*data, *data["stages"][0], *data["stages"][0]["inputs"],
+            *data["stages"][0]["padding"]]
+    missing = [k for k in keys if f"`{k}`" not in doc]
+    assert not missing, f"docs/manifest.md does not describe {', '.join(missing)}"
