@@ -78,21 +78,32 @@ def netlify_headers() -> str:
 
 
 def nginx_snippet() -> str:
-    """An nginx ``server`` block fragment that serves a site with its headers."""
+    """An nginx ``server`` block fragment that serves a site with its headers.
+
+    Tested against Debian's nginx (tests/browser/test_nginx.py). Each location
+    carries its own ``types``: Debian's 1.22 mime.types lacks ``.mjs`` (served
+    as text/plain, which nosniff makes a module refuse), and a ``types`` block
+    replaces the inherited map rather than adding to it.
+    """
     add = "".join(f'    add_header {name} "{value}" always;\n'
                   for name, value in SITE_HEADERS.items())
+    by_type: dict[str, list[str]] = {}
+    for extension, value in MIME_TYPES.items():
+        by_type.setdefault(value.partition(";")[0], []).append(extension.lstrip("."))
+    types = ("    types {\n"
+             + "".join(f"        {kind} {' '.join(exts)};\n" for kind, exts in by_type.items())
+             + "    }\n    default_type application/octet-stream;\n    charset utf-8;\n")
     immutable = "|".join(p.strip("/") for p in IMMUTABLE_PREFIXES)
     return (
         "# webml site: include inside a server { } block, with root set to the site folder.\n"
-        "# WebAssembly needs .wasm served as application/wasm: nginx's mime.types has it\n"
-        "# since 1.21 (and .mjs since 1.23); with an older one, add those two types.\n"
         "location / {\n"
-        f"{add}"
+        f"{types}{add}"
         f'    add_header Cache-Control "{CACHE_REVALIDATE}" always;\n'
-        "    try_files $uri =404;\n"
+        "    index index.html;\n"
+        "    try_files $uri $uri/ =404;\n"
         "}\n"
         f"location ~ ^/({immutable})/ {{\n"
-        f"{add}"
+        f"{types}{add}"
         f'    add_header Cache-Control "{CACHE_IMMUTABLE}" always;\n'
         "    try_files $uri =404;\n"
         "}\n")
