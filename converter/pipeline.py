@@ -49,6 +49,7 @@ class ConvertOptions:
     task: str | None = None  # "classification", "regression" or "generic"; None: guess
     # A text task ("text-classification", converter.tasks) reads its tokenizer.json from here.
     tokenizer: Path | None = None
+    pooling: str | None = None  # text-embedding: "mean" or "cls" for a per-token output
     features: tuple[Feature, ...] | None = None  # names (and ranges) of a tabular input
     image: bool | None = None  # treat the input as a picture; None: when it looks like one
     image_scale: float = 1 / 255
@@ -111,7 +112,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         values.check_finite(arrays or {}, what)
     values.check_input_sizes(loaded.spec.inputs, options.input_shapes, options.batch)
     is_text = options.task in TEXT_TASKS
-    text.check_task(options.task or "", options.tokenizer)
+    text.check_task(options.task or "", options.tokenizer, options.labels, options.pooling)
     # A text model's golden input is a real sentence, tokenized; its length fixes the shapes.
     text_stage, text_feeds = (text.prepare(options.tokenizer, loaded.spec.inputs, options.batch)
                               if is_text and options.tokenizer else (None, None))
@@ -176,10 +177,12 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                                 reference.source_framework(loaded))
         values.check_outputs_finite(golden.outputs, feeds, golden.source)
         task = _task(web, golden.outputs, options.labels,
-                     "classification" if is_text else options.task)
+                     {"text-classification": "classification",
+                      "text-embedding": "generic"}.get(options.task or "", options.task))
         pipeline = None
         if text_stage is not None and options.tokenizer is not None:
-            pipeline = text.finish(options.task or "", text_stage, golden.outputs)
+            pipeline = text.finish(options.task or "", text_stage, golden.outputs,
+                                   options.pooling)
             text.copy_tokenizer(options.tokenizer, text_stage, stage)
         files = tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file())
         if options.quantize:

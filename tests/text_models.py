@@ -127,3 +127,37 @@ def unigram(path: Path, max_length: int = 16) -> Path:
     tok.enable_truncation(max_length)
     tok.save(str(path))
     return path
+
+
+def encoder(path: Path, vocab: int, width: int = 8, seed: int = 1) -> Path:
+    """An ONNX text encoder: input_ids, attention_mask [batch, seq] -> per-token vectors
+    last_hidden_state [batch, seq, width] (an embedding, a MatMul, a Tanh), to be pooled."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weights = {"embedding": rng.normal(size=(vocab, width)).astype(np.float32),
+               "w": rng.normal(size=(width, width)).astype(np.float32),
+               "axis2": np.array([2], dtype=np.int64)}
+    nodes = [
+        helper.make_node("Gather", ["embedding", "input_ids"], ["embedded"]),
+        helper.make_node("MatMul", ["embedded", "w"], ["mixed"]),
+        helper.make_node("Tanh", ["mixed"], ["hidden"]),
+        # The mask zeroes padding's vectors, as an encoder's attention does to what they feed.
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "axis2"], ["mask3"]),
+        helper.make_node("Mul", ["hidden", "mask3"], ["last_hidden_state"]),
+    ]
+    ids = ["batch", "sequence"]
+    graph = helper.make_graph(
+        nodes, "text_encoder",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ids),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ids)],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT,
+                                       ["batch", "sequence", width])],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -91,13 +91,18 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      default=None, help="Text file with one class label per line (for "
                      "regression: one name per output value)."),
         click.option("--task", type=click.Choice(["classification", "regression", "generic",
-                                                  "text-classification"]),
+                                                  "text-classification", "text-embedding"]),
                      default=None, help="What the output means (default: classification for a "
                      "softmax output or when labels are given, else generic). "
-                     "text-classification: the page takes text, tokenized by --tokenizer."),
+                     "text-classification, text-embedding: the page takes text, tokenized by "
+                     "--tokenizer."),
         click.option("--tokenizer", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="The model's Hugging Face tokenizer.json, for a text "
                      "task: copied into the site; the page tokenizes in the browser."),
+        click.option("--pooling", type=click.Choice(["mean", "cls"]), default=None,
+                     help="text-embedding: how a per-token output [batch, tokens, width] "
+                          "becomes one vector: the mean over the attention mask (default) or "
+                          "the first token's. The vector is then normalised."),
         click.option("--features", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="JSON list of the input's column names (or of "
                      "{name, min, max, default}): the page shows a form."),
@@ -167,7 +172,8 @@ def _shapes(given: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
 def _make_convert_options(target: str | None, batch: int | None,
                           input_shapes: tuple[str, ...], shard_size: float | None,
                           labels: Path | None,
-                          task: str | None, tokenizer: Path | None, features: Path | None,
+                          task: str | None, tokenizer: Path | None, pooling: str | None,
+                          features: Path | None,
                           image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, quantize: str | None, quantize_weights: str | None,
@@ -179,7 +185,7 @@ def _make_convert_options(target: str | None, batch: int | None,
     from converter.pipeline import ConvertOptions
 
     given: dict[str, Any] = {"target": target, "batch": batch, "task": task, "image": image,
-                             "tokenizer": tokenizer,
+                             "tokenizer": tokenizer, "pooling": pooling,
                              "input_shapes": _shapes(input_shapes) or None,
                              "shard_bytes": int(shard_size * 1e6) if shard_size else None,
                              "quantize": quantize, "max_accuracy_drop": max_accuracy_drop,

@@ -352,7 +352,8 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
     differs = []
     for reference in texts:
         got = page.evaluate("(t) => window.webml.runText(t)", reference.text)
-        want, scores, problem = verify_text.compare(reference, got, manifest.outputs[0].name)
+        want, scores, problem = verify_text.compare(reference, got, manifest.outputs[0].name,
+                                                    atol)
         checks.append((want, scores))
         differs += [problem] if problem else []
     driven, silent = drive_inputs(page, options.timeout_s)

@@ -3,8 +3,9 @@
 For each text, the page runs its own pipeline (``window.webml.runText``: the
 tokenizer in the inference worker, the model, the stages after it) and Python
 runs the manifest's stages with the ``tokenizers`` library and the site's model
-natively. Token ids must be equal, and so must truncation; the scores agree
-within the site's tolerance.
+natively. Token ids must be equal, and so must truncation; the scores (or an
+embedding's normalised vector) agree within the site's tolerance, and an
+embedding's cosine with Python's is 1 within it too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from converter.errors import UnsupportedModelError
 from converter.manifest import Manifest
 from converter.tasks import pipeline as text
-from converter.tasks import tokenize
+from converter.tasks import pooling, tokenize
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,10 @@ class TextReference:
     answer: text.TextAnswer
 
     def scores(self, output: str) -> dict[str, np.ndarray]:
-        """The final scores by class index, as one [1, classes] output (for top-1 and parity)."""
+        """The final answer as one [1, n] output: scores by class index (for top-1 and
+        parity), or the embedding."""
+        if self.answer.embedding is not None:
+            return {output: self.answer.embedding[None, :]}
         return {output: _by_index(self.answer.labels)}
 
 
@@ -62,7 +66,7 @@ def _by_index(labels: list[dict[str, Any]]) -> np.ndarray:
     return row[None, :]
 
 
-def compare(reference: TextReference, page: dict[str, Any], output: str
+def compare(reference: TextReference, page: dict[str, Any], output: str, atol: float = 1e-4
             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
     """(expected scores, the page's scores, what differs besides the scores: "" if nothing)."""
     want = reference.answer.encoded
@@ -74,4 +78,14 @@ def compare(reference: TextReference, page: dict[str, Any], output: str
     elif bool(page["truncated"]) != want.truncated:
         where = "the page" if page["truncated"] else "Python"
         problem = f"text {short!r}: truncated in {where} only"
+    if reference.answer.embedding is not None:
+        vector = np.asarray(page.get("embedding") or [], dtype=np.float64)
+        if vector.shape != reference.answer.embedding.shape:
+            return reference.scores(output), {output: vector[None, :]}, (
+                problem or f"text {short!r}: the page's vector has {vector.size} values, "
+                           f"Python's {reference.answer.embedding.size}")
+        similarity = pooling.cosine(vector, reference.answer.embedding)
+        if not problem and similarity < 1 - atol:
+            problem = f"text {short!r}: cosine {similarity:.6f} with Python's vector"
+        return reference.scores(output), {output: vector[None, :]}, problem
     return reference.scores(output), {output: _by_index(page["labels"])}, problem

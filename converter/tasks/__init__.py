@@ -1,9 +1,10 @@
 """Text tasks: a site's pre- and post-processing as named stages.
 
 A text model's manifest carries a ``pipeline`` section: the task
-(``text-classification``) and its stages in order, each a name and its
-parameters (``tokenize``: the tokenizer file and its truncation and padding;
-``softmax``; ``labels``). Each stage is implemented twice, with the same file
+(``text-classification``, ``text-embedding``) and its stages in order, each a
+name and its parameters (``tokenize``: the tokenizer file and its truncation
+and padding; then ``softmax`` and ``labels`` for a classifier, ``pool`` and
+``normalize`` for an embedding). Each stage is implemented twice, with the same file
 name: here in Python (the ``tokenizers`` library as the reference, numpy for
 the rest) and in ``static/js/tasks/`` for the page, so that ``webml verify
 --input`` can run raw text to the final answer in both and compare.
@@ -17,7 +18,7 @@ from typing import Any
 from converter.errors import ManifestError
 from converter.tasks.tokenize import TokenizeStage
 
-TEXT_TASKS = ("text-classification",)
+TEXT_TASKS = ("text-classification", "text-embedding")
 # A real sentence, so the golden check of a text site runs the tokenizer too.
 SAMPLE_TEXT = "webml runs this model in your browser, and nothing you type leaves it."
 
@@ -40,7 +41,7 @@ class TextPipeline:
 
     task: str
     tokenize: TokenizeStage
-    post: tuple[dict[str, Any], ...]  # {"name": "softmax"} and {"name": "labels"}
+    post: tuple[dict[str, Any], ...]  # e.g. {"name": "softmax"}, {"name": "pool", "mode": "mean"}
     sample_text: str = SAMPLE_TEXT
     library: Library | None = None
 
@@ -70,4 +71,4 @@ class TextPipeline:
                    if library else None)
 
 
-POST_STAGES = ("softmax", "labels")
+POST_STAGES = ("softmax", "labels", "pool", "normalize")

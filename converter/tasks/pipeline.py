@@ -16,23 +16,32 @@ import numpy as np
 
 from converter.errors import UnsupportedModelError
 from converter.spec import TensorSpec
-from converter.tasks import SAMPLE_TEXT, TEXT_TASKS, TextPipeline, scores, tokenize
+from converter.tasks import SAMPLE_TEXT, TEXT_TASKS, TextPipeline, pooling, scores, tokenize
 
 Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class TextAnswer:
-    """What one text became: its tokens, and the labels with their scores."""
+    """What one text became: its tokens, and the labels with their scores (a classifier)
+    or its vector (an embedding)."""
 
     text: str
     encoded: tokenize.Encoded
     outputs: dict[str, np.ndarray]
     labels: list[dict[str, Any]]
+    embedding: np.ndarray | None = None
 
 
-def check_task(task: str, tokenizer: Path | None) -> None:
+def check_task(task: str, tokenizer: Path | None, labels: tuple[str, ...] | None = None,
+               pooling_mode: str | None = None) -> None:
     """Refuse a text task without a tokenizer, or a tokenizer without a text task."""
+    if task == "text-embedding" and labels is not None:
+        raise UnsupportedModelError("--labels names classes, and an embedding has none",
+                                    "leave --labels out, or use --task text-classification")
+    if pooling_mode is not None and task != "text-embedding":
+        raise UnsupportedModelError("--pooling is for --task text-embedding",
+                                    "leave --pooling out")
     if task in TEXT_TASKS and tokenizer is None:
         raise UnsupportedModelError(f"--task {task} needs the model's tokenizer",
                                     "pass --tokenizer tokenizer.json")
@@ -55,13 +64,30 @@ def copy_tokenizer(tokenizer_path: Path, stage: tokenize.TokenizeStage, out: Pat
     shutil.copyfile(tokenizer_path, out / stage.file)
 
 
-def finish(task: str, stage: tokenize.TokenizeStage, outputs: dict[str, np.ndarray]
-           ) -> TextPipeline:
-    """The pipeline, once the golden outputs say whether the model ends in a softmax."""
+def finish(task: str, stage: tokenize.TokenizeStage, outputs: dict[str, np.ndarray],
+           pooling_mode: str | None = None) -> TextPipeline:
+    """The pipeline, once the golden outputs say what the model gives.
+
+    A classifier gets a softmax when its outputs are not probabilities yet. An
+    embedding model's [batch, tokens, width] output is pooled (``pooling_mode``,
+    mean by default); a [batch, width] one is the vector already.
+    """
     if len(outputs) != 1:
         raise UnsupportedModelError(f"--task {task} needs a model with one output",
                                     f"this one has {len(outputs)}")
     values = next(iter(outputs.values()))
+    if task == "text-embedding":
+        if values.ndim == 3:
+            pool = ({"name": "pool", "mode": pooling_mode or "mean"},)
+        elif values.ndim == 2 and pooling_mode is None:
+            pool = ()
+        else:
+            raise UnsupportedModelError(
+                f"an embedding model outputs [batch, tokens, width] (pooled here) or [batch, "
+                f"width], not {list(values.shape)}"
+                + (f" to pool by {pooling_mode}" if pooling_mode else ""),
+                "check the model's output" + (", or leave --pooling out" if pooling_mode else ""))
+        return TextPipeline(task, stage, (*pool, {"name": "normalize"}))
     if values.ndim != 2 or values.shape[-1] < 2:
         raise UnsupportedModelError(f"a text classifier outputs [batch, classes], not "
                                     f"{list(values.shape)}", "check the model's output")
@@ -75,6 +101,14 @@ def answer(pipeline: TextPipeline, tokenizer: Any, run: Run,
     encoded = tokenize.encode(tokenizer, text)
     outputs = run(tokenize.feeds(pipeline.tokenize, encoded))
     values = np.asarray(next(iter(outputs.values())), dtype=np.float64)
+    if pipeline.task == "text-embedding":
+        vector = values.reshape(-1, values.shape[-1])[0] if values.ndim == 2 else values
+        for stage in pipeline.post:
+            if stage["name"] == "pool":
+                vector = pooling.pool(values, encoded.mask, stage["mode"])
+            elif stage["name"] == "normalize":
+                vector = pooling.normalize(vector)
+        return TextAnswer(text, encoded, outputs, [], vector)
     for stage in pipeline.post:
         if stage["name"] == "softmax":
             values = scores.softmax(values)

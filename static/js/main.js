@@ -71,17 +71,19 @@ async function runEncoded(encoded) {
  */
 async function runText(text) {
   if (!api.session?.runText) throw new Error('this site has no text pipeline');
-  const { encoded, outputs, labels, feeds, ms } = await api.session.runText(text);
-  return { ids: encoded.ids, tokens: encoded.tokens, truncated: encoded.truncated, labels, feeds, outputs: plain(outputs), ms };
+  const { encoded, outputs, labels, embedding, feeds, ms } = await api.session.runText(text);
+  return { ids: encoded.ids, tokens: encoded.tokens, truncated: encoded.truncated, labels, embedding, feeds, outputs: plain(outputs), ms };
 }
 
-async function showText(text, widget) {
+/** Run the texts the widget reads in the box (one, or one per line for an embedding) and show them. */
+async function showText(value, widget) {
   try {
-    const answer = await runText(text);
-    api.last = { text, inputs: answer.feeds, outputs: answer.outputs, answer };
+    const answers = [];
+    for (const text of widget.texts(api.manifest, value)) answers.push({ text, ...(await runText(text)) });
+    api.last = { text: value, inputs: answers[0].feeds, outputs: answers[0].outputs, answers };
     $('output-panel').hidden = false;
-    $('timing').textContent = `${answer.ms.toFixed(1)} ms on ${api.session.backend}`;
-    widget.render(api.manifest, answer, $('output'));
+    $('timing').textContent = `${answers.reduce((ms, a) => ms + a.ms, 0).toFixed(1)} ms on ${api.session.backend}`;
+    widget.render(api.manifest, answers, $('output'));
   } catch (error) {
     $('output-panel').hidden = false;
     $('output').textContent = `Error: ${error.message}`;

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from webapp.browser import launch, page_url, wait_until_ready
@@ -94,11 +95,12 @@ def page(chromium: Path) -> Iterator[Any]:
 
 def test_the_text_box_shows_labels_tokens_and_truncation(page: Any, text_site: Path,
                                                         tmp_path: Path) -> None:
+    from support import site_file
+
     from converter.manifest import read_manifest
     from converter.native import native_for
     from converter.tasks import pipeline as text
     from converter.tasks import tokenize
-    from support import site_file
 
     manifest = read_manifest(text_site)
     reference = tokenize.configured(
@@ -119,8 +121,9 @@ def test_the_text_box_shows_labels_tokens_and_truncation(page: Any, text_site: P
         page.wait_for_function("() => window.webml.last?.text !== undefined")
         last = page.evaluate("() => window.webml.last")
         want = python(sentence)
-        assert last["answer"]["ids"] == want.encoded.ids
-        assert [r["label"] for r in last["answer"]["labels"]] == [r["label"] for r in want.labels]
+        assert last["answers"][0]["ids"] == want.encoded.ids
+        ranked = [r["label"] for r in last["answers"][0]["labels"]]
+        assert ranked == [r["label"] for r in want.labels]
         assert page.locator("#output ol.topk li").count() == len(text_models.LABELS)
         assert page.text_content("#output ol.topk li .label") == want.labels[0]["label"]
         assert page.locator("#output .tokens").is_hidden()
@@ -135,9 +138,77 @@ def test_the_text_box_shows_labels_tokens_and_truncation(page: Any, text_site: P
         page.set_input_files("#text-file", str(dropped))
         page.wait_for_function("() => window.webml.last?.text !== undefined")
         last = page.evaluate("() => window.webml.last")
-        assert last["text"] == LONG and last["answer"]["truncated"] is True
-        assert last["answer"]["ids"] == python(LONG).encoded.ids
-        assert len(last["answer"]["ids"]) == 16
+        assert last["text"] == LONG and last["answers"][0]["truncated"] is True
+        assert last["answers"][0]["ids"] == python(LONG).encoded.ids
+        assert len(last["answers"][0]["ids"]) == 16
         assert "cut to 16 tokens" in page.text_content("#output .truncated")
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOTS / "page-text-classification.png", full_page=True)
+
+
+@pytest.fixture(scope="module")
+def embedding_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("embedding")
+    tokenizer = text_models.wordpiece(folder / "tokenizer.json")
+    vocab = json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"]
+    model = text_models.encoder(folder / "encoder.onnx", len(vocab))
+    done = _webml("convert", model, "--task", "text-embedding", "--tokenizer", tokenizer,
+                  "-o", folder / "out")
+    assert done.returncode == 0, done.stderr
+    done = _webml("build", folder / "out", "-o", folder / "site", "--backends", "wasm")
+    assert done.returncode == 0, done.stderr
+    return folder / "site"
+
+
+def test_verify_input_compares_embeddings(embedding_site: Path, chromium: Path,
+                                          tmp_path: Path) -> None:
+    sentences = tmp_path / "sentences.jsonl"
+    sentences.write_text("\n".join(json.dumps(line) for line in [
+        "The contract ends on the first of June.",
+        {"text": "Patient reports mild headache."},
+        "Emoji 🙂 and ① ﬁ",
+        LONG,
+    ]) + "\n", encoding="utf-8")
+    done = _webml("verify", embedding_site, "--backends", "wasm", "--input", sentences,
+                  "--browser", chromium, "--watch", "1", "--timeout", "90")
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 texts of --input checked against tokenizers and onnxruntime" in done.stdout
+    assert "(1 truncated)" in done.stdout
+    assert "drove Run sample input, the text box's Run" in done.stdout
+
+
+def test_the_embedding_page_shows_vectors_and_their_similarity(page: Any,
+                                                               embedding_site: Path) -> None:
+    from support import site_file
+
+    from converter.manifest import read_manifest
+    from converter.native import native_for
+    from converter.tasks import pipeline as text
+    from converter.tasks import pooling, tokenize
+
+    manifest = read_manifest(embedding_site)
+    reference = tokenize.configured(tokenize.read_tokenizer(
+        site_file(embedding_site, "tokenizer.json")), manifest.pipeline.tokenize)
+    native = native_for(manifest, embedding_site)
+    lines = ["I loved this film.", "I loved this wonderful film.", "Send the invoice."]
+    want = [text.answer(manifest.pipeline, reference, native.run, None, t).embedding
+            for t in lines]
+    with running_server(embedding_site) as url:
+        wait_until_ready(page, page_url(url, "wasm", 90), 90)
+        page.fill("#text-input", "\n".join(lines) + "\n\n")
+        page.evaluate("() => { window.webml.last = undefined; }")
+        page.click("#input-widget button.primary")
+        page.wait_for_function("() => window.webml.last?.answers !== undefined")
+        answers = page.evaluate("() => window.webml.last.answers")
+        assert [a["text"] for a in answers] == lines  # one text per line, blank lines left out
+        for got, expected in zip(answers, want, strict=True):
+            assert pooling.cosine(np.asarray(got["embedding"]), expected) > 1 - 1e-5
+        cells = page.locator("#output table.similarity tbody tr").all()
+        assert len(cells) == 3
+        row = [float(c) for c in cells[0].locator("td").all_text_contents()]
+        assert row[0] == pytest.approx(1.0, abs=1e-3)
+        assert row[1] == pytest.approx(pooling.cosine(want[0], want[1]), abs=1e-3)
+        assert page.locator("#output a.download[download='embeddings.json']").count() == 1
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "page-text-embedding.png", full_page=True)

@@ -195,3 +195,39 @@ def test_manifest_doc_names_every_pipeline_field(tmp_path: Path) -> None:
             *data["stages"][0]["padding"]]
     missing = [k for k in keys if f"`{k}`" not in doc]
     assert not missing, f"docs/manifest.md does not describe {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("pooling", [None, "cls"])
+def test_convert_text_embedding_pools_and_normalises(tmp_path: Path, pooling) -> None:
+    from converter.tasks import pooling as pool
+
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    vocab = json.loads(file.read_text(encoding="utf-8"))["model"]["vocab"]
+    model = text_models.encoder(tmp_path / "encoder.onnx", len(vocab))
+    result = convert_model(model, tmp_path / "out", ConvertOptions(
+        task="text-embedding", tokenizer=file, pooling=pooling))
+    pipeline = result.manifest.pipeline
+    assert result.manifest.task == "generic"
+    assert pipeline.post == ({"name": "pool", "mode": pooling or "mean"}, {"name": "normalize"})
+    hidden = result.manifest.golden.outputs["last_hidden_state"]
+    reference = tokenize.load(pipeline.tokenize, result.out_dir)
+    from converter.native import native_for
+    answer = text.answer(pipeline, reference, native_for(result.manifest, result.out_dir).run,
+                         None, pipeline.sample_text)
+    mask = answer.encoded.mask
+    expected = hidden[0, 0] if pooling == "cls" else hidden[0].sum(axis=0) / sum(mask)
+    np.testing.assert_allclose(answer.embedding, expected / np.linalg.norm(expected),
+                               rtol=1e-5, atol=1e-6)
+    assert pool.cosine(answer.embedding, answer.embedding) == pytest.approx(1.0)
+
+
+def test_text_embedding_refuses_labels_and_pooling_elsewhere(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedModelError, match="an embedding has none"):
+        text.check_task("text-embedding", tmp_path / "t.json", ("a", "b"))
+    with pytest.raises(UnsupportedModelError, match="--pooling is for --task text-embedding"):
+        text.check_task("text-classification", tmp_path / "t.json", None, "cls")
+    stage = tokenize.TokenizeStage("input_ids")
+    pooled = text.finish("text-embedding", stage, {"v": np.ones((1, 4))})
+    assert pooled.post == ({"name": "normalize"},)  # already one vector per text
+    with pytest.raises(UnsupportedModelError, match="to pool by cls"):
+        text.finish("text-embedding", stage, {"v": np.ones((1, 4))}, "cls")

@@ -3,6 +3,7 @@
 // converter/tasks/pipeline.py: `webml verify --input` compares the two.
 
 import { importVerified } from '../manifest.js';
+import { normalize, pool } from './pooling.js';
 import { labelled, softmax } from './scores.js';
 import { encode, feeds, makeTokenizer } from './tokenize.js';
 
@@ -35,9 +36,17 @@ export async function loadText({ manifest, model, baseUrl, fetchFiles }) {
     async answer(text, run) {
       const encoded = encode(tokenizer, stage, text);
       const outputs = await run(feeds(stage, encoded));
-      let scores = Array.from(Object.values(outputs)[0].data, Number);
-      const classes = Object.values(outputs)[0].shape.at(-1);
-      scores = scores.slice(0, classes);
+      const output = Object.values(outputs)[0];
+      const width = output.shape.at(-1);
+      if (pipeline.task === 'text-embedding') {
+        let embedding = Array.from(output.data, Number).slice(0, width);
+        for (const step of post) {
+          if (step.name === 'pool') embedding = pool(output, encoded.mask, step.mode);
+          if (step.name === 'normalize') embedding = normalize(embedding);
+        }
+        return { encoded, outputs, labels: [], embedding };
+      }
+      let scores = Array.from(output.data, Number).slice(0, width);
       for (const step of post) if (step.name === 'softmax') scores = softmax(scores);
       return { encoded, outputs, labels: labelled(scores, manifest.labels) };
     },

@@ -1,7 +1,9 @@
 // Text input, for a site whose manifest has a text pipeline: type, paste or drop
-// a .txt file. The text is tokenized in the inference worker (tasks/pipeline.js);
-// the answer shows the labels with their scores, the tokens on request, and
-// says when the text was cut to what the model reads.
+// a .txt file. The text is tokenized in the inference worker (tasks/pipeline.js).
+// A classifier's answer shows the labels with their scores; an embedding's, one
+// text per line, each vector and their cosine similarities, with a download.
+// Both show the tokens on request and say when a text was cut to what the
+// model reads.
 
 const TOP_K = 5;
 
@@ -15,11 +17,13 @@ function element(tag, className, text) {
 /** Mount the text box; `onText(text)` runs the pipeline and shows the answer (main.js). */
 export function mount(container, manifest, onText) {
   const root = element('div', 'text-widget');
-  const label = element('label', '', 'Text (type, paste, or drop a .txt file)');
+  const embedding = manifest.pipeline.task === 'text-embedding';
+  const label = element('label', '', embedding ? 'Texts, one per line, to compare (type, paste, or drop a .txt file)'
+    : 'Text (type, paste, or drop a .txt file)');
   const area = element('textarea');
   area.id = 'text-input';
   area.rows = 6;
-  area.value = manifest.pipeline.sampleText;
+  area.value = embedding ? `${manifest.pipeline.sampleText}\nNothing typed here is sent anywhere.` : manifest.pipeline.sampleText;
   label.append(area);
   const file = document.createElement('input');
   file.type = 'file';
@@ -56,9 +60,14 @@ export function mount(container, manifest, onText) {
   container.append(root);
 }
 
-/** Show one answer ({labels, tokens, ids, truncated}) in `container`. */
-export function render(manifest, answer, container) {
-  container.replaceChildren();
+/** The texts one run takes from the box: the whole text, or for an embedding each line. */
+export function texts(manifest, value) {
+  if (manifest.pipeline.task !== 'text-embedding') return [value];
+  const lines = value.split('\n').filter((line) => line.trim());
+  return lines.length ? lines : [value];
+}
+
+function scoresList(answer) {
   const list = element('ol', 'topk');
   for (const { label, score } of answer.labels.slice(0, TOP_K)) {
     const item = element('li');
@@ -69,11 +78,10 @@ export function render(manifest, answer, container) {
     item.append(element('span', 'label', label), bar, element('span', 'score', score.toFixed(3)));
     list.append(item);
   }
-  container.append(list);
-  const stage = manifest.pipeline.stages[0];
-  if (answer.truncated) {
-    container.append(element('p', 'truncated', `The text was cut to ${stage.maxLength} tokens: the model reads no more than that, so the rest was not used.`));
-  }
+  return list;
+}
+
+function tokensOf(answer) {
   const tokens = element('p', 'tokens');
   tokens.hidden = !document.getElementById('show-tokens')?.checked;
   tokens.append(element('span', '', `${answer.tokens.length} tokens: `));
@@ -82,5 +90,49 @@ export function render(manifest, answer, container) {
     piece.title = `id ${answer.ids[i]}`;
     tokens.append(piece, ' ');
   });
-  container.append(tokens);
+  return tokens;
+}
+
+const short = (text) => (text.length > 60 ? `${text.slice(0, 57)}…` : text);
+const dot = (a, b) => a.reduce((sum, v, i) => sum + v * b[i], 0);
+
+/** Each text's vector (its first values), their cosine similarities, and a download. */
+function embeddings(answers, container) {
+  for (const answer of answers) {
+    const shown = answer.embedding.slice(0, 8).map((v) => v.toFixed(4)).join(', ');
+    container.append(element('p', 'vector', `${short(answer.text)} → [${shown}${answer.embedding.length > 8 ? ', …' : ''}] (${answer.embedding.length} values)`));
+  }
+  if (answers.length > 1) {
+    // The vectors are normalised: a dot product is their cosine similarity.
+    const table = element('table', 'similarity');
+    table.createCaption().textContent = 'Cosine similarity';
+    const head = table.createTHead().insertRow();
+    head.append(element('th'));
+    answers.forEach((_, j) => head.append(element('th', '', `${j + 1}`)));
+    const body = table.createTBody();
+    answers.forEach((a, i) => {
+      const row = body.insertRow();
+      row.append(element('th', '', `${i + 1}. ${short(a.text)}`));
+      answers.forEach((b) => { row.insertCell().textContent = dot(a.embedding, b.embedding).toFixed(3); });
+    });
+    container.append(table);
+  }
+  const link = element('a', 'download', 'Download the vectors (JSON)');
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(answers.map((a) => ({ text: a.text, embedding: a.embedding })))], { type: 'application/json' }));
+  link.download = 'embeddings.json';
+  container.append(link);
+}
+
+/** Show the answers ({text, labels, embedding, tokens, ids, truncated}) in `container`. */
+export function render(manifest, answers, container) {
+  container.replaceChildren();
+  if (manifest.pipeline.task === 'text-embedding') embeddings(answers, container);
+  else container.append(scoresList(answers[0]));
+  const stage = manifest.pipeline.stages[0];
+  const cut = answers.filter((a) => a.truncated);
+  if (cut.length) {
+    const which = answers.length > 1 ? `${cut.length} of the ${answers.length} texts were` : 'The text was';
+    container.append(element('p', 'truncated', `${which} cut to ${stage.maxLength} tokens: the model reads no more than that, so the rest was not used.`));
+  }
+  for (const answer of answers) container.append(tokensOf(answer));
 }
