@@ -161,3 +161,16 @@ def encoder(path: Path, vocab: int, width: int = 8, seed: int = 1) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def keras_classifier(path: Path, vocab: int, classes: int = len(LABELS), seed: int = 0) -> Path:
+    """A Keras text classifier on token ids (int32 [batch, tokens]): Embedding, mean, Dense."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    ids = keras.Input(shape=(None,), dtype="int32", name="input_ids")
+    embedded = keras.layers.Embedding(vocab, 8)(ids)
+    mean = keras.layers.GlobalAveragePooling1D()(embedded)
+    probs = keras.layers.Dense(classes, activation="softmax")(mean)
+    keras.Model(ids, probs, name="keras_text").save(path)
+    return path

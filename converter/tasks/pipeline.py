@@ -6,6 +6,7 @@ compares the two answers for each text.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from converter.spec import TensorSpec
 from converter.tasks import SAMPLE_TEXT, TEXT_TASKS, TextPipeline, pooling, scores, tokenize
 
 Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+# The sequence length of a web model that takes one only, when tokenizer.json sets none.
+FIXED_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,18 @@ def check_task(task: str, tokenizer: Path | None, labels: tuple[str, ...] | None
                                     f"pass --task {TEXT_TASKS[0]}")
 
 
-def prepare(tokenizer_path: Path, inputs: tuple[TensorSpec, ...], batch: int,
-            ) -> tuple[tokenize.TokenizeStage, dict[str, np.ndarray]]:
-    """The tokenize stage for the model, and the golden input: the sample sentence."""
+def prepare(tokenizer_path: Path, inputs: tuple[TensorSpec, ...], batch: int, *,
+            fixed_length: bool = False) -> tuple[tokenize.TokenizeStage, dict[str, np.ndarray]]:
+    """The tokenize stage for the model, and the golden input: the sample sentence.
+
+    ``fixed_length``: the web model will take one sequence length only (TensorFlow.js
+    fixes the dimensions it is converted with), so every text is cut and padded to
+    it: tokenizer.json's truncation length, else :data:`FIXED_LENGTH`.
+    """
     stage = tokenize.stage_for(tokenizer_path, inputs)
+    if fixed_length and stage.pad_to is None:
+        length = stage.max_length or FIXED_LENGTH
+        stage = dataclasses.replace(stage, max_length=length, pad_to=length)
     tokenizer = tokenize.configured(tokenize.read_tokenizer(tokenizer_path), stage)
     one = tokenize.feeds(stage, tokenize.encode(tokenizer, SAMPLE_TEXT))
     return stage, {name: np.repeat(value, batch, axis=0) for name, value in one.items()}

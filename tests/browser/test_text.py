@@ -212,3 +212,27 @@ def test_the_embedding_page_shows_vectors_and_their_similarity(page: Any,
         assert page.locator("#output a.download[download='embeddings.json']").count() == 1
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOTS / "page-text-embedding.png", full_page=True)
+
+
+def test_a_keras_text_classifier_pads_to_its_fixed_length_and_passes_verify_input(
+        chromium: Path, tmp_path: Path) -> None:
+    """TensorFlow.js fixes the sequence length: every text is padded and cut to it."""
+    tokenizer = text_models.wordpiece(tmp_path / "tokenizer.json")
+    vocab = json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"]
+    model = text_models.keras_classifier(tmp_path / "classifier.keras", len(vocab))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(text_models.LABELS) + "\n", encoding="utf-8")
+    done = _webml("build", model, "--task", "text-classification", "--tokenizer", tokenizer,
+                  "--labels", labels, "-o", tmp_path / "site", "--backends", "wasm")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "site" / "webml.json").read_text(encoding="utf-8"))
+    assert manifest["runtime"] == "tfjs" and manifest["inputs"][0]["shape"] == [1, 16]
+    assert manifest["pipeline"]["stages"][0]["padding"]["length"] == 16
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text(f"Short one.\n\n{LONG}\n", encoding="utf-8")
+    done = _webml("verify", tmp_path / "site", "--backends", "wasm", "--input", sentences,
+                  "--browser", chromium, "--watch", "1", "--timeout", "90")
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 texts of --input checked against tokenizers and tensorflow (1 truncated)" \
+        in done.stdout

@@ -231,3 +231,20 @@ def test_text_embedding_refuses_labels_and_pooling_elsewhere(tmp_path: Path) -> 
     assert pooled.post == ({"name": "normalize"},)  # already one vector per text
     with pytest.raises(UnsupportedModelError, match="to pool by cls"):
         text.finish("text-embedding", stage, {"v": np.ones((1, 4))}, "cls")
+
+
+def test_a_fixed_length_web_model_pads_every_text(tmp_path: Path) -> None:
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    stage, feeds = text.prepare(file, INPUTS, 2, fixed_length=True)
+    assert (stage.max_length, stage.pad_to) == (16, 16)
+    assert feeds["input_ids"].shape == (2, 16)
+    raw = json.loads(file.read_text(encoding="utf-8"))
+    raw["truncation"] = None
+    loose = tmp_path / "loose.json"
+    loose.write_text(json.dumps(raw), encoding="utf-8")
+    stage, feeds = text.prepare(loose, INPUTS, 1, fixed_length=True)
+    assert (stage.max_length, stage.pad_to) == (text.FIXED_LENGTH, text.FIXED_LENGTH)
+    assert feeds["attention_mask"].shape == (1, text.FIXED_LENGTH)
+    assert feeds["attention_mask"].sum() < text.FIXED_LENGTH  # padding is masked out
+    stage, feeds = text.prepare(loose, INPUTS, 1)  # onnx: dynamic, no padding
+    assert stage.pad_to is None and stage.max_length is None
