@@ -136,6 +136,10 @@ def inspect_model(source: Path | str, options: InspectOptions = InspectOptions()
     loaded = load_model(path)
     for note in loaded.notes:
         say(f"note: {note}")
+    from converter.tasks import text_hint
+
+    if (hint := text_hint(loaded.spec.inputs)) is not None:
+        say(f"note: {hint}")
     target = options.target or DEFAULT_TARGET[loaded.format]
     if target not in (*_GRAPH_READERS, "all"):
         raise UnsupportedModelError(f"unknown target {target!r}",

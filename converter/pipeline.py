@@ -23,7 +23,7 @@ from converter.parity import ParityReport, compare_outputs
 from converter.quantize import QuantizationReport, calibration_samples
 from converter.spec import TensorSpec
 from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
-from converter.tasks import TEXT_TASKS
+from converter.tasks import TEXT_TASKS, text_hint
 from converter.tasks import pipeline as text
 
 Progress = Callable[[str], None]
@@ -112,6 +112,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         values.check_finite(arrays or {}, what)
     values.check_input_sizes(loaded.spec.inputs, options.input_shapes, options.batch)
     is_text = options.task in TEXT_TASKS
+    if not is_text and (hint := text_hint(loaded.spec.inputs)) is not None:
+        say(f"note: {hint}")
     text.check_task(options.task or "", options.tokenizer, options.labels, options.pooling)
     # A text model's golden input is a real sentence, tokenized; its length fixes the shapes
     # (tfjs keeps them fixed: every text is then padded to that length).

@@ -72,3 +72,22 @@ class TextPipeline:
 
 
 POST_STAGES = ("softmax", "labels", "pool", "normalize")
+
+
+# Input names that say a model takes tokenized text (Hugging Face's, and Keras's habit).
+TEXT_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def text_hint(inputs: tuple[Any, ...]) -> str | None:
+    """What to pass for a text page when a model's inputs look like tokenized text, else None.
+
+    Text-shaped: integer inputs of rank 2 (batch, sequence), one of them named
+    ``input_ids``, and no other kinds of input.
+    """
+    ints = [t for t in inputs if str(t.dtype).startswith(("int", "uint")) and len(t.shape) == 2]
+    if len(ints) != len(inputs) or not any(t.name == "input_ids" for t in ints):
+        return None
+    names = ", ".join(t.name for t in ints)
+    return (f"the inputs look like tokenized text ({names}): for a page that takes text, "
+            f"pass --task text-classification (or text-embedding) and --tokenizer "
+            f"tokenizer.json (the model's Hugging Face tokenizer)")

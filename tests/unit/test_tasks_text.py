@@ -248,3 +248,22 @@ def test_a_fixed_length_web_model_pads_every_text(tmp_path: Path) -> None:
     assert feeds["attention_mask"].sum() < text.FIXED_LENGTH  # padding is masked out
     stage, feeds = text.prepare(loose, INPUTS, 1)  # onnx: dynamic, no padding
     assert stage.pad_to is None and stage.max_length is None
+
+
+def test_inspect_and_convert_say_which_task_and_tokenizer_a_text_model_wants(
+        tmp_path: Path) -> None:
+    from converter.inspect import inspect_model
+    from converter.tasks import text_hint
+
+    model = text_models.classifier(tmp_path / "clf.onnx", 50)
+    said: list[str] = []
+    inspect_model(model, progress=said.append)
+    wanted = "pass --task text-classification (or text-embedding) and --tokenizer tokenizer.json"
+    assert any(wanted in line and "(input_ids, attention_mask)" in line for line in said)
+    said.clear()
+    convert_model(model, tmp_path / "out", progress=said.append)
+    assert any(wanted in line for line in said)
+    # Not for a picture, nor for ids beside a float input.
+    assert text_hint((TensorSpec("image", "float32", (1, 8, 8, 1)),)) is None
+    assert text_hint((*INPUTS, TensorSpec("x", "float32", (1, 4)))) is None
+    assert text_hint(INPUTS[1:]) is None  # a mask alone is no text
