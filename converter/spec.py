@@ -59,41 +59,6 @@ def guess_layout(shape: tuple[Dim, ...]) -> str | None:
     return None
 
 
-def make_static(tensor: TensorSpec, batch: int = 1,
-                shapes: dict[str, tuple[int, ...]] | None = None) -> TensorSpec:
-    """Fix a tensor's dynamic dimensions: the given shape for it, else the batch only.
-
-    Browser runtimes need fixed shapes to feed a golden input, and
-    onnxruntime-web's webgl backend rejects a dynamic batch outright. A shape
-    given in ``shapes`` must keep the model's rank and its fixed dimensions.
-    """
-    from converter.errors import UnsupportedModelError
-
-    given = (shapes or {}).get(tensor.name)
-    if given is not None:
-        fixed = [(i, d) for i, d in enumerate(tensor.shape) if isinstance(d, int) and d >= 0]
-        if len(given) != len(tensor.shape) or any(given[i] != d for i, d in fixed):
-            raise UnsupportedModelError(
-                f"--input-shape {tensor.name}={','.join(map(str, given))} does not fit the "
-                f"model's shape {list(tensor.shape)}",
-                "keep the rank and every fixed dimension; choose only the dynamic ones")
-        return tensor.with_shape(tuple(given))
-    dims: list[Dim] = list(tensor.shape)
-    for i, dim in enumerate(dims):
-        if isinstance(dim, int) and dim >= 0:
-            continue
-        if i == 0:
-            dims[i] = batch
-            continue
-        example = ",".join(str(d) if isinstance(d, int) and d >= 0 else "N" for d in
-                           [batch, *dims[1:]])
-        raise UnsupportedModelError(
-            f"input {tensor.name!r} has a dynamic dimension {i} ({dim or '?'}) in shape "
-            f"{list(tensor.shape)}",
-            f"fix it with --input-shape {tensor.name}={example} (N: the size you want)")
-    return tensor.with_shape(tuple(dims))
-
-
 # Symbols that name a batch dimension ("batch", "batch_size", "N", "B").
 _BATCH_SYMBOL = re.compile(r"^(n|b|bs|.*batch.*)$", re.IGNORECASE)
 # The size a dynamic dimension takes in generated inputs when nothing says which:
@@ -123,10 +88,11 @@ def resolve_shapes(tensors: tuple[TensorSpec, ...], *, batch: int = 1,
 
     In order: the shape given for an input (``--input-shape``); a symbol another
     input already fixed; ``batch`` for a batch dimension (the first of a tensor of
-    rank 2 or more, a batch-like symbol, or the one dynamic dimension between
-    fixed ones, as in an RNN state ``[layers, ?, hidden]``); else, with
-    ``guess``, :data:`GUESSED_SIZE`. Without ``guess``, every dimension left is
-    reported in one UnsupportedModelError.
+    rank 2 or more, a batch-like symbol, or the unnamed middle dimension of an
+    RNN state ``[layers, ?, hidden]``); else, with
+    ``guess``, :data:`GUESSED_SIZE`. Without ``guess`` (a target that fixes
+    shapes in the model), the first dimension is the batch at any rank, and every
+    dimension left is reported in one UnsupportedModelError.
     """
     from converter.errors import UnsupportedModelError
 
@@ -149,7 +115,8 @@ def resolve_shapes(tensors: tuple[TensorSpec, ...], *, batch: int = 1,
                     f"{size}", f"give {dim!r} one size in every input that has it")
     for tensor in tensors:  # batch dimensions first, so that every input shares them
         for i, dim in enumerate(tensor.shape):
-            if isinstance(dim, str) and tensor.name not in given and _is_batch(tensor.shape, i):
+            if isinstance(dim, str) and tensor.name not in given and _is_batch(tensor.shape, i,
+                                                                               guess):
                 sizes.setdefault(dim, batch)
     resolved, guessed, missing = [], [], []
     for tensor in tensors:
@@ -162,7 +129,7 @@ def resolve_shapes(tensors: tuple[TensorSpec, ...], *, batch: int = 1,
                 dims.append(dim)
             elif isinstance(dim, str) and dim in sizes:
                 dims.append(sizes[dim])
-            elif _is_batch(tensor.shape, i):
+            elif _is_batch(tensor.shape, i, guess):
                 dims.append(batch)
             elif guess:
                 dims.append(sizes.setdefault(dim, GUESSED_SIZE) if isinstance(dim, str)
@@ -182,14 +149,14 @@ def _fixed(dim: Dim) -> bool:
     return isinstance(dim, int) and dim >= 0
 
 
-def _is_batch(shape: tuple[Dim, ...], i: int) -> bool:
+def _is_batch(shape: tuple[Dim, ...], i: int, guess: bool = True) -> bool:
     dim = shape[i]
     if isinstance(dim, str) and _BATCH_SYMBOL.match(dim):
         return True
-    if i == 0:
-        return len(shape) >= 2
-    dynamic = [j for j, d in enumerate(shape) if not _fixed(d)]
-    return dynamic == [i] and i < len(shape) - 1  # fixed dims on both sides: [layers, ?, hidden]
+    if i == 0:  # a 1-D input's one dimension is more often a length, when a guess can fill it
+        return len(shape) >= 2 or not guess
+    # An RNN state, [layers, ?, hidden]: its one dynamic dimension, unnamed, is the batch.
+    return len(shape) == 3 and i == 1 and dim is None and _fixed(shape[0]) and _fixed(shape[2])
 
 
 def _missing_error(resolved: tuple[TensorSpec, ...], missing: list[tuple[TensorSpec, int]]) -> Any:

@@ -19,7 +19,7 @@ from converter.errors import ConversionError, UnsupportedModelError
 from converter.load import SERVING_SIGNATURE, LoadedModel
 from converter.quiet import captured_output
 from converter.savedmodel import saved_model_for
-from converter.spec import make_static
+from converter.spec import resolve_shapes
 from converter.targets import TargetOptions, WebModel
 
 RUNTIME = "tfjs"
@@ -123,7 +123,9 @@ def _ship_as_is(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> W
 
 def _web_model(graph: dict[str, Any], out_dir: Path, options: TargetOptions) -> WebModel:
     spec = graph_model.signature(graph)
-    inputs = tuple(make_static(t, options.batch, options.input_shapes) for t in spec.inputs)
+    # TensorFlow.js gets fixed shapes; every dimension nothing fixes is named in one error.
+    inputs = resolve_shapes(spec.inputs, batch=options.batch, given=options.input_shapes,
+                            guess=False).inputs
     weights = [w for group in graph["weightsManifest"] for w in group["weights"]]
     float32_bytes = (len((out_dir / ENTRY).read_bytes())
                      + sum(4 * int(np.prod(w["shape"], dtype=np.int64)) for w in weights))

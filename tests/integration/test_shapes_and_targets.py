@@ -1,6 +1,7 @@
 """Dynamic shapes, --to all, weight shards, and several inputs of several dtypes."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,24 @@ def test_the_stateful_if_lstm_model_converts_and_builds_with_dynamic_inputs(
     assert "leaving out webgl: it cannot run If, LSTM, dynamic input shapes" in site.output
     built = json.loads((tmp_path / "site" / "webml.json").read_text())
     assert built["vendor"]["backends"] == ["webgpu", "wasm"]
+
+
+def test_tfjs_names_every_dynamic_dimension_at_once(tmp_path: Path) -> None:
+    """The TensorFlow.js target fixes shapes: three inputs once took three runs to fix."""
+    from converter import _tf
+
+    keras = _tf.keras()
+    ids, mask = keras.Input((None,), name="ids"), keras.Input((None,), name="mask")
+    frames = keras.Input((None, 4), name="frames")
+    pooled = keras.layers.Concatenate()([
+        keras.ops.mean(ids * mask, axis=1, keepdims=True),
+        keras.ops.mean(frames, axis=1)])
+    model = keras.Model([ids, mask, frames], keras.layers.Dense(2)(pooled))
+    with pytest.raises(UnsupportedModelError) as info:
+        convert_model(model, tmp_path / "out", ConvertOptions(target="tfjs"))
+    # One error, every input's dimension in it, each with the flag that sizes it.
+    assert info.value.message.startswith("dynamic dimensions need a size: ")
+    assert info.value.message.count(" dim 1 (?)") == 3
+    assert re.fullmatch(r"give them with --input-shape ids\S*=1,N --input-shape \S+=1,[MK](,4)? "
+                        r"--input-shape \S+=1,[MK](,4)? \(N, M, K: the sizes you want\)",
+                        info.value.hint), info.value.hint

@@ -7,13 +7,16 @@ import pytest
 from converter import reference, tune
 from converter.errors import UnsupportedModelError
 from converter.load import load_model
-from converter.spec import GUESSED_SIZE, TensorSpec, make_static, resolve_shapes
+from converter.spec import GUESSED_SIZE, TensorSpec, resolve_shapes
 
 
-def test_make_static_fixes_batch_only() -> None:
-    assert make_static(TensorSpec("x", "float32", (None, 8, 8, 1)), 4).shape == (4, 8, 8, 1)
-    with pytest.raises(UnsupportedModelError, match="dynamic dimension 2"):
-        make_static(TensorSpec("x", "float32", (1, 3, "height", 8)))
+def test_strict_resolution_fixes_the_batch_at_any_rank() -> None:
+    """What a target that fixes shapes in the model (tfjs) gets: batch only, never a guess."""
+    inputs = (TensorSpec("x", "float32", (None, 8, 8, 1)), TensorSpec("ids", "int32", (None,)))
+    resolved = resolve_shapes(inputs, batch=4, guess=False)
+    assert [t.shape for t in resolved.inputs] == [(4, 8, 8, 1), (4,)]
+    with pytest.raises(UnsupportedModelError, match="dynamic dimensions need a size: x dim 2"):
+        resolve_shapes((TensorSpec("x", "float32", (1, 3, "height", 8)),), guess=False)
 
 
 def test_for_web_keeps_dynamic_dims_and_writes_conv_attributes(tiny_onnx: Path) -> None:
