@@ -153,19 +153,24 @@ class Golden:
     atol: float
     rtol: float
     source: str  # which native framework produced the outputs
+    # Where atol came from when it is not --atol as given: a quantized model's is
+    # derived from its measured quantization error. None: --atol.
+    tolerance_from: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "inputs": {k: encode_array(v) for k, v in self.inputs.items()},
             "outputs": {k: encode_array(v) for k, v in self.outputs.items()},
             "atol": self.atol, "rtol": self.rtol, "source": self.source,
+            "toleranceFrom": self.tolerance_from,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Golden:
         return cls({k: decode_array(v) for k, v in data["inputs"].items()},
                    {k: decode_array(v) for k, v in data["outputs"].items()},
-                   float(data["atol"]), float(data["rtol"]), data["source"])
+                   float(data["atol"]), float(data["rtol"]), data["source"],
+                   data.get("toleranceFrom"))
 
 
 @dataclass(frozen=True)

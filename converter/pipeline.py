@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from converter import evaluate, quantize, realistic, reference, values
-from converter.errors import ConversionError, UnsupportedModelError
+from converter import dequantize, evaluate, quantize, realistic, reference, values
+from converter.errors import ConversionError, UnsupportedModelError, WebmlError
 from converter.files import model_file
 from converter.load import LoadedModel, from_keras, load_model
 from converter.manifest import Feature, Golden, ImagePreprocess, Manifest, write_manifest
@@ -30,6 +30,9 @@ Progress = Callable[[str], None]
 
 # Versions recorded in the manifest, so a site says how it was made.
 QUANTIZE_SEED = 2000  # the inputs quantization is measured on: seeds 2000, 2001, ...
+# A source that arrived quantized is measured against its float twin on the golden
+# input and this many more (generated, or the first of --sample-inputs).
+PREQUANTIZED_SAMPLES = 8
 PROVENANCE_PACKAGES = ("webml", "keras", "tensorflow", "tensorflowjs", "tf2onnx", "onnx",
                        "onnxruntime")
 
@@ -197,7 +200,18 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                               _download_bytes(files, web), hints)
             # Browser and native run the same quantized graph with different integer
             # kernels: the golden check allows what quantizing measurably costs.
-            golden = dataclasses.replace(golden, atol=quantize.golden_atol(report, options.atol))
+            golden = dataclasses.replace(golden, atol=quantize.golden_atol(report, options.atol),
+                                         tolerance_from="measured quantization error vs the "
+                                         "float32 source")
+        elif loaded.format == "onnx" and dequantize.quantization_ops(loaded.handle):
+            # A model that arrived quantized has no float32 source: its float twin is one.
+            report = _measure_prequantized(loaded, source, feeds, options, hints, say,
+                                           classifier=task == "classification",
+                                           size=_download_bytes(files, web))
+            if report is not None:
+                golden = dataclasses.replace(
+                    golden, atol=quantize.golden_atol(report, options.atol),
+                    tolerance_from="measured quantization error vs float twin")
         evaluation = None
         if options.eval_data is not None:
             say("measuring top-1 accuracy of the source and the web model on the --eval data")
@@ -282,6 +296,51 @@ def _measure(source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], w
                 f"--max-accuracy-drop {options.max_accuracy_drop:g}",
                 "try float16, quantize fewer weights with --quantize-weights, or convert "
                 "without --quantize")
+    return report
+
+
+def _measure_prequantized(loaded: LoadedModel, source: Callable[[dict[str, np.ndarray]],
+                                                                dict[str, np.ndarray]],
+                          golden: dict[str, np.ndarray], options: ConvertOptions,
+                          hints: dict[str, realistic.ValueHint], say: Progress, *,
+                          classifier: bool, size: int) -> QuantizationReport | None:
+    """An ONNX source that arrived quantized, against its float twin (converter.dequantize).
+
+    None, with a note, when the twin does not run: the tolerance stays --atol.
+    """
+    from converter.native import onnxruntime_model
+
+    found = ", ".join(f"{op} x{n}" for op, n in sorted(
+        dequantize.quantization_ops(loaded.handle).items()))
+    shapes = {name: array.shape for name, array in golden.items()}
+    feeds = [golden, *reference.sample_feeds(
+        tuple(t.with_shape(shapes[t.name]) for t in loaded.spec.inputs), PREQUANTIZED_SAMPLES,
+        seed=QUANTIZE_SEED, features=options.features, hints=hints,
+        given=options.sample_inputs)]
+    try:
+        twin = dequantize.float_twin(loaded.handle)
+        data = twin.model.SerializeToString()
+        float_run = onnxruntime_model(data).run
+        runs = [(float_run(f), source(f)) for f in feeds]
+    except WebmlError:
+        raise
+    except Exception as exc:  # onnx and onnxruntime raise their own types
+        say(f"note: the source is already quantized ({found}) and its float twin does not run "
+            f"({str(exc).strip().splitlines()[0][:200]}): the golden tolerance stays "
+            f"--atol {options.atol:g}")
+        return None
+    names = list(runs[0][1])
+    report = quantize.measure(
+        "prequantized", {n: np.stack([a[n] for a, _ in runs]) for n in names},
+        {n: np.stack([b[n] for _, b in runs]) for n in names}, classifier=classifier,
+        samples=len(runs), size=size, float32_size=len(data))
+    agreement = (f", top-1 agreement {report.top1_agreement:.0%}"
+                 if report.top1_agreement is not None else "")
+    partial = (f" (the twin keeps {twin.describe_kept()} quantized: no float rule for them, "
+               "so the error covers the rest)" if twin.kept else "")
+    say(f"the source is already quantized ({found}): against its float twin{partial} on "
+        f"{report.samples} inputs, max abs error {report.max_abs_error:.3g}{agreement}; golden "
+        f"tolerance atol {quantize.golden_atol(report, options.atol):.3g}")
     return report
 
 

@@ -1,0 +1,87 @@
+"""A model that arrives already quantized is measured against its float twin, not float32's 1e-4.
+
+Before converter/dequantize.py, such a model's golden tolerance was float32's
+(1e-4), and the page and `verify` rejected a browser whose integer kernels
+differ from native's by less than the quantization's own error.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from prequantized import Quantized, quantized_models
+
+from converter import ConvertOptions, convert_model
+from converter.dequantize import float_twin, quantization_ops
+from converter.native import onnxruntime_model
+from webapp.cli import cli
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Quantized:
+    return quantized_models(tmp_path_factory.mktemp("prequantized"))
+
+
+def _max_error(a: Path | bytes, b: Path | bytes, feeds: list[dict[str, np.ndarray]]) -> float:
+    run_a, run_b = onnxruntime_model(a).run, onnxruntime_model(b).run
+    return max(float(np.max(np.abs(run_a(f)["probabilities"] - run_b(f)["probabilities"])))
+               for f in feeds)
+
+
+@pytest.mark.parametrize(("kind", "operators"), [
+    ("dynamic", {"DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"}),
+    ("qdq", {"QuantizeLinear", "DequantizeLinear"}),
+])
+def test_float_twin_is_float_and_agrees_with_the_float_model(models: Quantized, kind: str,
+                                                             operators: set[str]) -> None:
+    quantized = onnx.load(str(getattr(models, kind)))
+    assert set(quantization_ops(quantized)) == operators
+    twin = float_twin(quantized)
+    onnx.checker.check_model(twin.model)
+    assert twin.kept == {} and quantization_ops(twin.model) == {}
+    data = twin.model.SerializeToString()
+    # The twin keeps the dequantized weights (their rounding) and drops the rounding of
+    # activations: it is nearer the float model than the quantized model is, and the
+    # quantized model is measurably off it (what the golden tolerance is made of).
+    twin_vs_float = _max_error(data, models.float32, models.inputs)
+    quantized_vs_float = _max_error(getattr(models, kind), models.float32, models.inputs)
+    quantized_vs_twin = _max_error(getattr(models, kind), data, models.inputs)
+    assert twin_vs_float <= quantized_vs_float, (twin_vs_float, quantized_vs_float)
+    assert 1e-4 < quantized_vs_twin <= 2 * quantized_vs_float, (quantized_vs_twin,
+                                                                quantized_vs_float)
+
+
+@pytest.mark.parametrize("kind", ["dynamic", "qdq"])
+def test_prequantized_source_gets_a_derived_tolerance(models: Quantized, tmp_path: Path,
+                                                      kind: str) -> None:
+    lines: list[str] = []
+    result = convert_model(getattr(models, kind), tmp_path / "out",
+                           ConvertOptions(image=False, task="classification"),
+                           progress=lines.append)
+    manifest = result.manifest
+    report = manifest.quantization
+    assert report is not None and report.mode == "prequantized"
+    assert report.samples == 9 and report.top1_agreement is not None
+    assert report.max_abs_error > 1e-4
+    assert manifest.golden.atol == max(1e-4, 2 * report.max_abs_error) != 1e-4
+    assert manifest.golden.tolerance_from == "measured quantization error vs float twin"
+    said = [line for line in lines if line.startswith("the source is already quantized")]
+    assert len(said) == 1 and "float twin" in said[0] and "top-1 agreement" in said[0], lines
+
+
+def test_float_source_keeps_the_given_tolerance(models: Quantized, tmp_path: Path) -> None:
+    manifest = convert_model(models.float32, tmp_path / "out",
+                             ConvertOptions(image=False)).manifest
+    assert manifest.quantization is None
+    assert (manifest.golden.atol, manifest.golden.tolerance_from) == (1e-4, None)
+
+
+def test_convert_prints_the_twin_measure(models: Quantized, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["convert", str(models.dynamic), "-o", str(tmp_path / "o"),
+                                      "--no-image"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "already quantized" in line]
+    assert len(lines) == 1 and "golden tolerance atol" in lines[0], result.output
+    assert "prequantized" in result.output  # the quantization table's row
