@@ -70,6 +70,25 @@ def quantization_ops(model: Any) -> dict[str, int]:
                         if node.op_type in QUANTIZATION_OPS))
 
 
+def output_steps(model: Any) -> dict[str, float]:
+    """Graph outputs that a DequantizeLinear of one constant scale yields -> that scale.
+
+    One quantization step: two correct integer implementations of such an output
+    may round one step apart, so no tolerance below it is fair.
+    """
+    from onnx import numpy_helper
+
+    scales = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    producer = {out: node for node in model.graph.node for out in node.output}
+    found = {}
+    for output in model.graph.output:
+        node = producer.get(output.name)
+        scale = scales.get(node.input[1]) if node and node.op_type == "DequantizeLinear" else None
+        if scale is not None and scale.size == 1:
+            found[output.name] = float(scale.reshape(()))
+    return found
+
+
 def float_twin(model: Any) -> Twin:
     """A copy of ``model`` with the quantization taken out (see the module docstring)."""
     import onnx

@@ -205,13 +205,9 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                                          "float32 source")
         elif loaded.format == "onnx" and dequantize.quantization_ops(loaded.handle):
             # A model that arrived quantized has no float32 source: its float twin is one.
-            report = _measure_prequantized(loaded, source, feeds, options, hints, say,
-                                           classifier=task == "classification",
-                                           size=_download_bytes(files, web))
-            if report is not None:
-                golden = dataclasses.replace(
-                    golden, atol=quantize.golden_atol(report, options.atol),
-                    tolerance_from="measured quantization error vs float twin")
+            report, golden = _measure_prequantized(loaded, source, golden, options, hints, say,
+                                                   classifier=task == "classification",
+                                                   size=_download_bytes(files, web))
         evaluation = None
         if options.eval_data is not None:
             say("measuring top-1 accuracy of the source and the web model on the --eval data")
@@ -301,19 +297,23 @@ def _measure(source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], w
 
 def _measure_prequantized(loaded: LoadedModel, source: Callable[[dict[str, np.ndarray]],
                                                                 dict[str, np.ndarray]],
-                          golden: dict[str, np.ndarray], options: ConvertOptions,
+                          golden: Golden, options: ConvertOptions,
                           hints: dict[str, realistic.ValueHint], say: Progress, *,
-                          classifier: bool, size: int) -> QuantizationReport | None:
-    """An ONNX source that arrived quantized, against its float twin (converter.dequantize).
+                          classifier: bool, size: int) -> tuple[QuantizationReport | None, Golden]:
+    """An ONNX source that arrived quantized, against its float twin (converter.dequantize),
+    and the golden check with the tolerance that measure gives.
 
-    None, with a note, when the twin does not run: the tolerance stays --atol.
+    Where the twin keeps operators quantized (no float rule for them), the
+    tolerance is also at least one quantization step of an output a
+    DequantizeLinear yields. No report, with a note, when the twin does not run:
+    the tolerance stays --atol.
     """
     from converter.native import onnxruntime_model
 
     found = ", ".join(f"{op} x{n}" for op, n in sorted(
         dequantize.quantization_ops(loaded.handle).items()))
-    shapes = {name: array.shape for name, array in golden.items()}
-    feeds = [golden, *reference.sample_feeds(
+    shapes = {name: array.shape for name, array in golden.inputs.items()}
+    feeds = [golden.inputs, *reference.sample_feeds(
         tuple(t.with_shape(shapes[t.name]) for t in loaded.spec.inputs), PREQUANTIZED_SAMPLES,
         seed=QUANTIZE_SEED, features=options.features, hints=hints,
         given=options.sample_inputs)]
@@ -328,7 +328,7 @@ def _measure_prequantized(loaded: LoadedModel, source: Callable[[dict[str, np.nd
         say(f"note: the source is already quantized ({found}) and its float twin does not run "
             f"({str(exc).strip().splitlines()[0][:200]}): the golden tolerance stays "
             f"--atol {options.atol:g}")
-        return None
+        return None, golden
     names = list(runs[0][1])
     report = quantize.measure(
         "prequantized", {n: np.stack([a[n] for a, _ in runs]) for n in names},
@@ -336,12 +336,22 @@ def _measure_prequantized(loaded: LoadedModel, source: Callable[[dict[str, np.nd
         samples=len(runs), size=size, float32_size=len(data))
     agreement = (f", top-1 agreement {report.top1_agreement:.0%}"
                  if report.top1_agreement is not None else "")
-    partial = (f" (the twin keeps {twin.describe_kept()} quantized: no float rule for them, "
-               "so the error covers the rest)" if twin.kept else "")
+    atol, origin, partial = (quantize.golden_atol(report, options.atol),
+                             "measured quantization error vs float twin", "")
+    if twin.kept:
+        # The twin measures only what it dequantized; an output a DequantizeLinear
+        # yields bounds the rest from below: one step of its scale.
+        step = max(dequantize.output_steps(loaded.handle).values(), default=0.0)
+        atol, origin = max(atol, step), "measured quantization error vs partial float twin"
+        partial = f" (which keeps {twin.describe_kept()} quantized: no float rule for them"
+        if step:
+            origin += ", at least one output quantization step"
+            partial += f"; the tolerance is at least one output quantization step, {step:.3g}"
+        partial += ")"
     say(f"the source is already quantized ({found}): against its float twin{partial} on "
         f"{report.samples} inputs, max abs error {report.max_abs_error:.3g}{agreement}; golden "
-        f"tolerance atol {quantize.golden_atol(report, options.atol):.3g}")
-    return report
+        f"tolerance atol {atol:.3g}")
+    return report, dataclasses.replace(golden, atol=atol, tolerance_from=origin)
 
 
 def _download_bytes(files: tuple[Any, ...], web: WebModel) -> int:

@@ -3,8 +3,8 @@
 A float Conv -> Relu -> MatMul -> Softmax classifier built with onnx.helper,
 then quantized by onnxruntime itself: ``quantize_dynamic`` with uint8 weights
 (DynamicQuantizeLinear + ConvInteger/MatMulInteger, how uint8 OCR models are
-published) and ``quantize_static`` in QDQ form, calibrated on the inputs the
-tests measure on.
+published) and ``quantize_static`` in QDQ and in QOperator form, calibrated on
+the inputs the tests measure on.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Quantized:
     float32: Path
     dynamic: Path
     qdq: Path
+    qoperator: Path  # QLinearConv, QLinearMatMul, QLinearAdd, QLinearSoftmax
     inputs: list[dict[str, np.ndarray]]
 
 
@@ -80,7 +81,9 @@ def quantized_models(folder: Path) -> Quantized:
     rng = np.random.default_rng(11)
     inputs = [{INPUT: rng.random(SHAPE, dtype=np.float32)} for _ in range(16)]
     dynamic, qdq = folder / "dynamic_uint8.onnx", folder / "qdq.onnx"
+    qoperator = folder / "qoperator.onnx"
     with captured_output():  # "Please consider to run pre-processing before quantization"
         quantize_dynamic(str(source), str(dynamic), weight_type=QuantType.QUInt8)
-        quantize_static(str(source), str(qdq), _Reader(inputs), quant_format=QuantFormat.QDQ)
-    return Quantized(source, dynamic, qdq, inputs)
+        for path, form in ((qdq, QuantFormat.QDQ), (qoperator, QuantFormat.QOperator)):
+            quantize_static(str(source), str(path), _Reader(inputs), quant_format=form)
+    return Quantized(source, dynamic, qdq, qoperator, inputs)

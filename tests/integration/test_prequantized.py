@@ -33,6 +33,8 @@ def _max_error(a: Path | bytes, b: Path | bytes, feeds: list[dict[str, np.ndarra
 @pytest.mark.parametrize(("kind", "operators"), [
     ("dynamic", {"DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"}),
     ("qdq", {"QuantizeLinear", "DequantizeLinear"}),
+    ("qoperator", {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
+                   "QLinearAdd", "QLinearSoftmax"}),
 ])
 def test_float_twin_is_float_and_agrees_with_the_float_model(models: Quantized, kind: str,
                                                              operators: set[str]) -> None:
@@ -53,7 +55,7 @@ def test_float_twin_is_float_and_agrees_with_the_float_model(models: Quantized, 
                                                                 quantized_vs_float)
 
 
-@pytest.mark.parametrize("kind", ["dynamic", "qdq"])
+@pytest.mark.parametrize("kind", ["dynamic", "qdq", "qoperator"])
 def test_prequantized_source_gets_a_derived_tolerance(models: Quantized, tmp_path: Path,
                                                       kind: str) -> None:
     lines: list[str] = []
@@ -69,6 +71,42 @@ def test_prequantized_source_gets_a_derived_tolerance(models: Quantized, tmp_pat
     assert manifest.golden.tolerance_from == "measured quantization error vs float twin"
     said = [line for line in lines if line.startswith("the source is already quantized")]
     assert len(said) == 1 and "float twin" in said[0] and "top-1 agreement" in said[0], lines
+
+
+def _concat_model(path: Path) -> Path:
+    """x -> QuantizeLinear -> com.microsoft QLinearConcat (no float rule) -> DequantizeLinear."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    constants = [numpy_helper.from_array(np.array(1 / 255, np.float32), "s"),
+                 numpy_helper.from_array(np.array(0, np.uint8), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+             helper.make_node("QLinearConcat", ["s", "z", "q", "s", "z", "q", "s", "z"], ["c"],
+                              domain="com.microsoft", axis=1),
+             helper.make_node("DequantizeLinear", ["c", "s", "z"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "concat", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_an_op_without_a_float_rule_is_named_and_the_step_bounds_the_tolerance(
+        tmp_path: Path) -> None:
+    source = _concat_model(tmp_path / "concat.onnx")
+    twin = float_twin(onnx.load(str(source)))
+    assert twin.kept == {"QLinearConcat": 1, "QuantizeLinear": 1, "DequantizeLinear": 1}
+    lines: list[str] = []
+    golden = convert_model(source, tmp_path / "out", ConvertOptions(image=False),
+                           progress=lines.append).manifest.golden
+    # The twin is the model itself: 0 measured error, so one output step (1/255) is the floor.
+    assert golden.atol == pytest.approx(1 / 255)
+    assert golden.tolerance_from == ("measured quantization error vs partial float twin, at "
+                                     "least one output quantization step")
+    said = [line for line in lines if "already quantized" in line]
+    assert len(said) == 1 and "keeps DequantizeLinear x1, QLinearConcat x1" in said[0], lines
 
 
 def test_float_source_keeps_the_given_tolerance(models: Quantized, tmp_path: Path) -> None:
