@@ -183,13 +183,15 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                 golden = Golden(feeds, expected, options.atol, options.rtol,
                                 reference.source_framework(loaded))
         values.check_outputs_finite(golden.outputs, feeds, golden.source)
-        task = _task(web, golden.outputs, options.labels,
-                     {"text-classification": "classification",
-                      "text-embedding": "generic"}.get(options.task or "", options.task))
+        # A token classifier's labels are its tags, which the pipeline checks (text.finish).
+        task = _task(web, golden.outputs,
+                     None if options.task == "token-classification" else options.labels,
+                     {"text-classification": "classification", "text-embedding": "generic",
+                      "token-classification": "generic"}.get(options.task or "", options.task))
         pipeline = None
         if text_stage is not None and options.tokenizer is not None:
             pipeline = text.finish(options.task or "", text_stage, golden.outputs,
-                                   options.pooling)
+                                   options.pooling, options.labels)
             text.copy_tokenizer(options.tokenizer, text_stage, stage)
         files = tuple(model_file(p, stage) for p in sorted(stage.rglob("*")) if p.is_file())
         if options.quantize:

@@ -174,3 +174,45 @@ def keras_classifier(path: Path, vocab: int, classes: int = len(LABELS), seed: i
     probs = keras.layers.Dense(classes, activation="softmax")(mean)
     keras.Model(ids, probs, name="keras_text").save(path)
     return path
+
+
+TAGS = ("O", "B-DATE", "I-DATE", "B-SYMPTOM", "I-SYMPTOM")
+
+
+def token_classifier(path: Path, tokenizer_json: Path,
+                     words: dict[str, str] | None = None) -> Path:
+    """An ONNX token classifier: input_ids, attention_mask [batch, seq] -> logits [batch, seq,
+    tags] (a Gather of per-token rows, no softmax). A word of ``words`` gets its type: its
+    first piece B-, the rest I- (so entities span word pieces); every other token O."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from tokenizers import Tokenizer
+
+    words = words or {"Tuesdays": "DATE", "June": "DATE", "headache": "SYMPTOM",
+                      "nausea": "SYMPTOM"}
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    table = np.zeros((tok.get_vocab_size(), len(TAGS)), np.float32)
+    table[:, 0] = 4.0
+    for word, kind in words.items():
+        pieces = tok.encode(word, add_special_tokens=False).ids
+        for n, piece in enumerate(pieces):
+            table[piece] = 0.0
+            table[piece, TAGS.index(("B-" if n == 0 else "I-") + kind)] = 4.0 - n * 0.5
+    nodes = [helper.make_node("Gather", ["table", "input_ids"], ["gathered"]),
+             helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["maskf", "axis2"], ["mask3"]),
+             helper.make_node("Mul", ["gathered", "mask3"], ["logits"])]
+    ids = ["batch", "sequence"]
+    graph = helper.make_graph(
+        nodes, "token_classifier",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ids),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ids)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
+                                       ["batch", "sequence", len(TAGS)])],
+        [numpy_helper.from_array(table, "table"),
+         numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -28,6 +28,7 @@ from converter.manifest import (
 from converter.outdir import staged_file, staged_output
 from converter.pipeline import ConvertOptions, Progress, convert_model
 from converter.tasks import Library, TextPipeline
+from converter.tasks.pipeline import text_backends
 from webapp import headers, record, runtimes
 from webapp.assets import static_root
 
@@ -115,6 +116,8 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
     model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
     # After the copy, which checked every file against its sha256.
     backends = options.backends or runnable_defaults(model_dir, manifest.runtime, say)
+    backends = text_backends(manifest.pipeline, manifest.variants, backends,
+                             chosen=options.backends is not None, say=say)
     say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
     vendor = _copy_runtime(runtime, backends, stage)
     pipeline = _copy_tokenizer_library(manifest.pipeline, stage, say)

@@ -91,11 +91,12 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      default=None, help="Text file with one class label per line (for "
                      "regression: one name per output value)."),
         click.option("--task", type=click.Choice(["classification", "regression", "generic",
-                                                  "text-classification", "text-embedding"]),
+                                                  "text-classification", "text-embedding",
+                                                  "token-classification"]),
                      default=None, help="What the output means (default: classification for a "
                      "softmax output or when labels are given, else generic). "
-                     "text-classification, text-embedding: the page takes text, tokenized by "
-                     "--tokenizer."),
+                     "text-classification, text-embedding, token-classification (--labels: "
+                     "the tags, BIO): the page takes text, tokenized by --tokenizer."),
         click.option("--tokenizer", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="The model's Hugging Face tokenizer.json, for a text "
                      "task: copied into the site; the page tokenizes in the browser."),

@@ -3,9 +3,10 @@
 For each text, the page runs its own pipeline (``window.webml.runText``: the
 tokenizer in the inference worker, the model, the stages after it) and Python
 runs the manifest's stages with the ``tokenizers`` library and the site's model
-natively. Token ids must be equal, and so must truncation; the scores (or an
-embedding's normalised vector) agree within the site's tolerance, and an
-embedding's cosine with Python's is 1 within it too.
+natively. Token ids must be equal, and so must truncation and a token
+classifier's entities (token spans and types); the scores (an embedding's
+normalised vector, each entity's score) agree within the site's tolerance, and
+an embedding's cosine with Python's is 1 within it too.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class TextReference:
 
     def scores(self, output: str) -> dict[str, np.ndarray]:
         """The final answer as one [1, n] output: scores by class index (for top-1 and
-        parity), or the embedding."""
+        parity), the embedding, or each entity's score."""
+        if self.answer.entities is not None:
+            return {output: np.asarray([[e["score"] for e in self.answer.entities]])}
         if self.answer.embedding is not None:
             return {output: self.answer.embedding[None, :]}
         return {output: _by_index(self.answer.labels)}
@@ -78,6 +81,15 @@ def compare(reference: TextReference, page: dict[str, Any], output: str, atol: f
     elif bool(page["truncated"]) != want.truncated:
         where = "the page" if page["truncated"] else "Python"
         problem = f"text {short!r}: truncated in {where} only"
+    if reference.answer.entities is not None:
+        spans = [(e["start"], e["end"], e["label"]) for e in reference.answer.entities]
+        found = [(e["start"], e["end"], e["label"]) for e in page.get("entities") or []]
+        if not problem and found != spans:
+            problem = (f"text {short!r}: the page's entities {found[:3]} differ from "
+                       f"Python's {spans[:3]}")
+        got = (np.asarray([[e["score"] for e in page["entities"]]]) if found == spans
+               else reference.scores(output)[output])
+        return reference.scores(output), {output: got}, problem
     if reference.answer.embedding is not None:
         vector = np.asarray(page.get("embedding") or [], dtype=np.float64)
         if vector.shape != reference.answer.embedding.shape:

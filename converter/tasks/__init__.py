@@ -4,7 +4,8 @@ A text model's manifest carries a ``pipeline`` section: the task
 (``text-classification``, ``text-embedding``) and its stages in order, each a
 name and its parameters (``tokenize``: the tokenizer file and its truncation
 and padding; then ``softmax`` and ``labels`` for a classifier, ``pool`` and
-``normalize`` for an embedding). Each stage is implemented twice, with the same file
+``normalize`` for an embedding, ``softmax`` and ``entities`` for token
+classification). Each stage is implemented twice, with the same file
 name: here in Python (the ``tokenizers`` library as the reference, numpy for
 the rest) and in ``static/js/tasks/`` for the page, so that ``webml verify
 --input`` can run raw text to the final answer in both and compare.
@@ -18,7 +19,7 @@ from typing import Any
 from converter.errors import ManifestError
 from converter.tasks.tokenize import TokenizeStage
 
-TEXT_TASKS = ("text-classification", "text-embedding")
+TEXT_TASKS = ("text-classification", "text-embedding", "token-classification")
 # A real sentence, so the golden check of a text site runs the tokenizer too.
 SAMPLE_TEXT = "webml runs this model in your browser, and nothing you type leaves it."
 
@@ -71,7 +72,7 @@ class TextPipeline:
                    if library else None)
 
 
-POST_STAGES = ("softmax", "labels", "pool", "normalize")
+POST_STAGES = ("softmax", "labels", "pool", "normalize", "entities")
 
 
 # Input names that say a model takes tokenized text (Hugging Face's, and Keras's habit).

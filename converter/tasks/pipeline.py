@@ -17,7 +17,15 @@ import numpy as np
 
 from converter.errors import UnsupportedModelError
 from converter.spec import TensorSpec
-from converter.tasks import SAMPLE_TEXT, TEXT_TASKS, TextPipeline, pooling, scores, tokenize
+from converter.tasks import (
+    SAMPLE_TEXT,
+    TEXT_TASKS,
+    TextPipeline,
+    entities,
+    pooling,
+    scores,
+    tokenize,
+)
 
 Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 # The sequence length of a web model that takes one only, when tokenizer.json sets none.
@@ -34,11 +42,15 @@ class TextAnswer:
     outputs: dict[str, np.ndarray]
     labels: list[dict[str, Any]]
     embedding: np.ndarray | None = None
+    entities: list[dict[str, Any]] | None = None  # token classification
 
 
 def check_task(task: str, tokenizer: Path | None, labels: tuple[str, ...] | None = None,
                pooling_mode: str | None = None) -> None:
     """Refuse a text task without a tokenizer, or a tokenizer without a text task."""
+    if task == "token-classification" and labels is None:
+        raise UnsupportedModelError("--task token-classification needs the tags",
+                                    "pass --labels tags.txt (one tag per line: O, B-PER, ...)")
     if task == "text-embedding" and labels is not None:
         raise UnsupportedModelError("--labels names classes, and an embedding has none",
                                     "leave --labels out, or use --task text-classification")
@@ -76,7 +88,8 @@ def copy_tokenizer(tokenizer_path: Path, stage: tokenize.TokenizeStage, out: Pat
 
 
 def finish(task: str, stage: tokenize.TokenizeStage, outputs: dict[str, np.ndarray],
-           pooling_mode: str | None = None) -> TextPipeline:
+           pooling_mode: str | None = None, labels: tuple[str, ...] | None = None
+           ) -> TextPipeline:
     """The pipeline, once the golden outputs say what the model gives.
 
     A classifier gets a softmax when its outputs are not probabilities yet. An
@@ -99,6 +112,14 @@ def finish(task: str, stage: tokenize.TokenizeStage, outputs: dict[str, np.ndarr
                 + (f" to pool by {pooling_mode}" if pooling_mode else ""),
                 "check the model's output" + (", or leave --pooling out" if pooling_mode else ""))
         return TextPipeline(task, stage, (*pool, {"name": "normalize"}))
+    if task == "token-classification":
+        if values.ndim != 3 or labels is None or values.shape[-1] != len(labels):
+            raise UnsupportedModelError(
+                f"a token classifier outputs [batch, tokens, tags], one score per tag, not "
+                f"{list(values.shape)} for {len(labels or ())} tags",
+                "give one tag per line in --labels, in output order")
+        soft = () if scores.looks_like_probabilities(values) else ({"name": "softmax"},)
+        return TextPipeline(task, stage, (*soft, {"name": "entities"}))
     if values.ndim != 2 or values.shape[-1] < 2:
         raise UnsupportedModelError(f"a text classifier outputs [batch, classes], not "
                                     f"{list(values.shape)}", "check the model's output")
@@ -120,6 +141,15 @@ def answer(pipeline: TextPipeline, tokenizer: Any, run: Run,
             elif stage["name"] == "normalize":
                 vector = pooling.normalize(vector)
         return TextAnswer(text, encoded, outputs, [], vector)
+    if pipeline.task == "token-classification":
+        rows = values[0]
+        if any(s["name"] == "softmax" for s in pipeline.post):
+            rows = scores.softmax(rows)
+        special = {t.content for t in tokenizer.get_added_tokens_decoder().values() if t.special}
+        keep = [bool(m) and t not in special for m, t in zip(encoded.mask, encoded.tokens,
+                                                            strict=True)]
+        found = entities.entities(rows, labels or (), keep, encoded.offsets, text)
+        return TextAnswer(text, encoded, outputs, [], None, found)
     for stage in pipeline.post:
         if stage["name"] == "softmax":
             values = scores.softmax(values)
@@ -149,3 +179,26 @@ def read_texts(path: Path) -> list[str]:
                                         'an object with "text"', 'write {"text": "..."} per line'
                                         ) from exc
     return texts
+
+
+def text_backends(pipeline: TextPipeline | None, variants: dict[str, str],
+                  backends: tuple[str, ...], *, chosen: bool,
+                  say: Callable[[str], None]) -> tuple[str, ...]:
+    """The backends a text site can ship: not webgl where its graph has fixed input shapes.
+
+    onnxruntime-web's webgl runs fixed shapes only (``model.webgl.onnx``, at the
+    golden input's length), and texts vary in length unless the stage pads them
+    to one. ``chosen``: the user named the backends, so webgl is refused, not dropped.
+    """
+    from converter.errors import BuildError
+    from converter.targets.onnx import WEBGL_ENTRY
+
+    if (pipeline is None or pipeline.tokenize.pad_to is not None
+            or variants.get("webgl") != WEBGL_ENTRY or "webgl" not in backends):
+        return backends
+    why = "webgl runs fixed input shapes only, and this text site's texts vary in length"
+    if chosen:
+        raise BuildError(f"--backends webgl cannot run this site: {why}",
+                         "leave webgl out of --backends")
+    say(f"leaving out webgl: {why}")
+    return tuple(b for b in backends if b != "webgl")

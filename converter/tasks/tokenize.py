@@ -10,7 +10,7 @@ both sides apply the same ones rather than each its library's defaults.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class Encoded:
     mask: list[int]
     type_ids: list[int]
     truncated: bool
+    offsets: list[tuple[int, int]] = field(default_factory=list)  # characters of the text
 
 
 def _library() -> Any:
@@ -156,7 +157,8 @@ def encode(tokenizer: Any, text: str) -> Encoded:
     """Tokenize one text with a :func:`configured` tokenizer."""
     found = tokenizer.encode(text)
     return Encoded(list(found.ids), list(found.tokens), list(found.attention_mask),
-                   list(found.type_ids), bool(found.overflowing))
+                   list(found.type_ids), bool(found.overflowing),
+                   [tuple(o) for o in found.offsets])
 
 
 def feeds(stage: TokenizeStage, encoded: Encoded) -> dict[str, np.ndarray]:

@@ -71,8 +71,8 @@ async function runEncoded(encoded) {
  */
 async function runText(text) {
   if (!api.session?.runText) throw new Error('this site has no text pipeline');
-  const { encoded, outputs, labels, embedding, feeds, ms } = await api.session.runText(text);
-  return { ids: encoded.ids, tokens: encoded.tokens, truncated: encoded.truncated, labels, embedding, feeds, outputs: plain(outputs), ms };
+  const { encoded, outputs, labels, embedding, entities, feeds, ms } = await api.session.runText(text);
+  return { ids: encoded.ids, tokens: encoded.tokens, truncated: encoded.truncated, labels, embedding, entities, feeds, outputs: plain(outputs), ms };
 }
 
 /** Run the texts the widget reads in the box (one, or one per line for an embedding) and show them. */

@@ -236,3 +236,67 @@ def test_a_keras_text_classifier_pads_to_its_fixed_length_and_passes_verify_inpu
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 texts of --input checked against tokenizers and tensorflow (1 truncated)" \
         in done.stdout
+
+
+@pytest.fixture(scope="module")
+def ner_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ner")
+    tokenizer = text_models.wordpiece(folder / "tokenizer.json")
+    model = text_models.token_classifier(folder / "ner.onnx", tokenizer)
+    tags = folder / "tags.txt"
+    tags.write_text("\n".join(text_models.TAGS) + "\n", encoding="utf-8")
+    done = _webml("build", model, "--task", "token-classification", "--tokenizer", tokenizer,
+                  "--labels", tags, "-o", folder / "site")
+    assert done.returncode == 0, done.stderr
+    assert "leaving out webgl" in done.stderr + done.stdout  # its graph fixes the length
+    return folder / "site"
+
+
+def test_verify_input_compares_entities(ner_site: Path, chromium: Path, tmp_path: Path) -> None:
+    sentences = tmp_path / "notes.txt"
+    sentences.write_text("\n".join([
+        "Patient reports a headache and nausea since Tuesdays in June.",
+        "No symptoms here.",
+        "Café HEADACHE, naïve June 🙂",
+        "Headache on Tuesdays, nausea in June. " * 4,
+    ]) + "\n", encoding="utf-8")
+    done = _webml("verify", ner_site, "--backends", "wasm", "--input", sentences,
+                  "--browser", chromium, "--watch", "1", "--timeout", "90")
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 texts of --input checked against tokenizers and onnxruntime" in done.stdout
+    assert "(1 truncated)" in done.stdout
+
+
+def test_the_token_page_marks_entities_in_the_text(page: Any, ner_site: Path) -> None:
+    from support import site_file
+
+    from converter.manifest import read_manifest
+    from converter.native import native_for
+    from converter.tasks import pipeline as text
+    from converter.tasks import tokenize
+
+    manifest = read_manifest(ner_site)
+    reference = tokenize.configured(tokenize.read_tokenizer(
+        site_file(ner_site, "tokenizer.json")), manifest.pipeline.tokenize)
+    sentence = "Mild Headache since Tuesdays; nausea in June."
+    want = text.answer(manifest.pipeline, reference, native_for(manifest, ner_site).run,
+                       manifest.labels, sentence).entities
+    with running_server(ner_site) as url:
+        wait_until_ready(page, page_url(url, "wasm", 90), 90)
+        page.fill("#text-input", sentence)
+        page.evaluate("() => { window.webml.last = undefined; }")
+        page.click("#input-widget button.primary")
+        page.wait_for_function("() => window.webml.last?.answers !== undefined")
+        got = page.evaluate("() => window.webml.last.answers[0].entities")
+        # The page finds each entity's characters itself: the same as the tokenizer's offsets.
+        assert [(e["label"], e["chars"], e["text"]) for e in got] == [
+            (e["label"], e["chars"], e["text"]) for e in want]
+        assert [e["text"] for e in got] == ["Headache", "Tuesdays", "nausea", "June"]
+        marks = page.locator("#output p.entities-text mark.entity")
+        assert marks.count() == 4
+        assert marks.nth(1).get_attribute("data-label") == "DATE"
+        assert page.text_content("#output p.entities-text").startswith("Mild Headache")
+        assert page.locator("#output table.entities tbody tr").count() == 4
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "page-token-classification.png", full_page=True)

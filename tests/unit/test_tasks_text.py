@@ -267,3 +267,64 @@ def test_inspect_and_convert_say_which_task_and_tokenizer_a_text_model_wants(
     assert text_hint((TensorSpec("image", "float32", (1, 8, 8, 1)),)) is None
     assert text_hint((*INPUTS, TensorSpec("x", "float32", (1, 4)))) is None
     assert text_hint(INPUTS[1:]) is None  # a mask alone is no text
+
+
+def test_entities_merge_bio_runs_across_word_pieces() -> None:
+    from converter.tasks import entities
+
+    tags = text_models.TAGS  # O, B-DATE, I-DATE, B-SYMPTOM, I-SYMPTOM
+    picks = [0, 1, 2, 0, 3, 4, 4, 3, 2, 0]  # the best tag of each token
+    rows = np.full((len(picks), len(tags)), 0.1)
+    for i, best in enumerate(picks):
+        rows[i, best] = 0.6
+    keep = [True] * len(picks)
+    keep[-1] = False  # a special token is never part of an entity
+    found = entities.entities(rows, tags, keep)
+    assert [(e["label"], e["start"], e["end"]) for e in found] == [
+        ("DATE", 1, 3), ("SYMPTOM", 4, 7), ("SYMPTOM", 7, 8), ("DATE", 8, 9)]
+    assert found[0]["score"] == pytest.approx(0.6)
+    assert entities.split_tag("PER") == ("I", "PER")
+    assert entities.split_tag("S-LOC") == ("B", "LOC")
+
+
+def test_convert_token_classification_needs_tags_one_per_score(tmp_path: Path) -> None:
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    model = text_models.token_classifier(tmp_path / "ner.onnx", file)
+    with pytest.raises(UnsupportedModelError, match="needs the tags"):
+        convert_model(model, tmp_path / "a", ConvertOptions(task="token-classification",
+                                                            tokenizer=file))
+    with pytest.raises(UnsupportedModelError, match="for 2 tags"):
+        convert_model(model, tmp_path / "b", ConvertOptions(
+            task="token-classification", tokenizer=file, labels=("O", "B-X")))
+    result = convert_model(model, tmp_path / "c", ConvertOptions(
+        task="token-classification", tokenizer=file, labels=text_models.TAGS))
+    pipeline = result.manifest.pipeline
+    assert pipeline.post == ({"name": "softmax"}, {"name": "entities"})
+    reference = tokenize.load(pipeline.tokenize, result.out_dir)
+    from converter.native import native_for
+    sentence = "A headache since Tuesdays, nausea in June."
+    answer = text.answer(pipeline, reference, native_for(result.manifest, result.out_dir).run,
+                         text_models.TAGS, sentence)
+    assert [(e["label"], e["text"]) for e in answer.entities] == [
+        ("SYMPTOM", "headache"), ("DATE", "Tuesdays"), ("SYMPTOM", "nausea"), ("DATE", "June")]
+    tuesdays = answer.entities[1]
+    assert tuesdays["end"] - tuesdays["start"] == 2  # tuesday ##s: one entity
+
+
+def test_a_text_site_leaves_out_webgl_where_its_graph_fixes_the_length(tmp_path: Path) -> None:
+    from converter.errors import BuildError
+
+    stage = tokenize.TokenizeStage("input_ids")
+    pipeline = TextPipeline("text-classification", stage, ({"name": "labels"},))
+    said: list[str] = []
+    fixed = {"webgl": "model.webgl.onnx"}
+    assert text.text_backends(pipeline, fixed, ("webgpu", "webgl", "wasm"), chosen=False,
+                              say=said.append) == ("webgpu", "wasm")
+    assert "leaving out webgl" in said[0]
+    with pytest.raises(BuildError, match="--backends webgl cannot run this site"):
+        text.text_backends(pipeline, fixed, ("webgl",), chosen=True, say=said.append)
+    padded = TextPipeline("text-classification", tokenize.TokenizeStage("input_ids", pad_to=16),
+                          ({"name": "labels"},))
+    assert text.text_backends(padded, fixed, ("webgl",), chosen=True, say=said.append) == \
+        ("webgl",)
+    assert text.text_backends(None, fixed, ("webgl",), chosen=True, say=said.append) == ("webgl",)

@@ -3,9 +3,26 @@
 // converter/tasks/pipeline.py: `webml verify --input` compares the two.
 
 import { importVerified } from '../manifest.js';
+import { entities, offsets } from './entities.js';
 import { normalize, pool } from './pooling.js';
 import { labelled, softmax } from './scores.js';
 import { encode, feeds, makeTokenizer } from './tokenize.js';
+
+/**
+ * A token's text as it stands in the original: without WordPiece's "##", with
+ * SentencePiece's "▁" as a space, byte-level BPE's bytes decoded ('' when a
+ * token is part of a character, whose bytes no single token holds).
+ */
+function surfaceOf(tokenizer, json) {
+  const prefix = json.model?.continuing_subword_prefix;
+  const byteLevel = JSON.stringify(json.pre_tokenizer ?? {}).includes('"ByteLevel"');
+  return (token) => {
+    let text = prefix && token.startsWith(prefix) ? token.slice(prefix.length) : token;
+    text = text.replaceAll('\u2581', ' ');
+    if (byteLevel && tokenizer.decoder) text = tokenizer.decoder([text]);
+    return text.includes('\ufffd') ? '' : text;
+  };
+}
 
 const sameIds = (a, b) => a.length === b.length && a.every((v, i) => Number(v) === Number(b[i]));
 
@@ -22,6 +39,7 @@ export async function loadText({ manifest, model, baseUrl, fetchFiles }) {
   const path = [...model.keys()].find((p) => p === stage.file || p.endsWith(`/${stage.file}`));
   if (!path) throw new Error(`the model files hold no ${stage.file}`);
   const tokenizer = makeTokenizer(library.Tokenizer, model.get(path));
+  const surface = surfaceOf(tokenizer, JSON.parse(new TextDecoder().decode(model.get(path))));
   const expected = manifest.golden.inputs[stage.inputs.ids];
   const sample = encode(tokenizer, stage, pipeline.sampleText);
   const golden = Array.from(atob(expected.base64), (c) => c.charCodeAt(0));
@@ -45,6 +63,19 @@ export async function loadText({ manifest, model, baseUrl, fetchFiles }) {
           if (step.name === 'normalize') embedding = normalize(embedding);
         }
         return { encoded, outputs, labels: [], embedding };
+      }
+      if (pipeline.task === 'token-classification') {
+        const values = Array.from(output.data, Number);
+        let rows = encoded.ids.map((_, t) => values.slice(t * width, (t + 1) * width));
+        if (post.some((step) => step.name === 'softmax')) rows = rows.map(softmax);
+        const special = new Set(tokenizer.special_tokens);
+        const keep = encoded.tokens.map((t, i) => encoded.mask[i] === 1 && !special.has(t));
+        const spans = offsets(text, encoded.tokens, keep, surface);
+        const found = entities(rows, manifest.labels, keep).map((e) => {
+          const [first, last] = [spans[e.start], spans[e.end - 1]];
+          return first && last ? { ...e, chars: [first[0], last[1]], text: text.slice(first[0], last[1]) } : e;
+        });
+        return { encoded, outputs, labels: [], entities: found };
       }
       let scores = Array.from(output.data, Number).slice(0, width);
       for (const step of post) if (step.name === 'softmax') scores = softmax(scores);

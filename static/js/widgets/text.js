@@ -1,7 +1,8 @@
 // Text input, for a site whose manifest has a text pipeline: type, paste or drop
 // a .txt file. The text is tokenized in the inference worker (tasks/pipeline.js).
 // A classifier's answer shows the labels with their scores; an embedding's, one
-// text per line, each vector and their cosine similarities, with a download.
+// text per line, each vector and their cosine similarities, with a download; a
+// token classifier's, the entities marked in the text, with their types and scores.
 // Both show the tokens on request and say when a text was cut to what the
 // model reads.
 
@@ -123,10 +124,48 @@ function embeddings(answers, container) {
   container.append(link);
 }
 
+/**
+ * The text with its entities marked in place (those whose characters were found),
+ * and a table of every entity: its text, type and score.
+ */
+function marked(answer, container) {
+  const located = answer.entities.filter((e) => e.chars).sort((a, b) => a.chars[0] - b.chars[0]);
+  const paragraph = element('p', 'entities-text');
+  let at = 0;
+  for (const entity of located) {
+    if (entity.chars[0] < at) continue;
+    paragraph.append(answer.text.slice(at, entity.chars[0]));
+    const mark = element('mark', 'entity', answer.text.slice(...entity.chars));
+    mark.dataset.label = entity.label;
+    mark.title = `${entity.label} ${entity.score.toFixed(3)}`;
+    mark.append(element('span', 'tag', ` ${entity.label}`));
+    paragraph.append(mark);
+    at = entity.chars[1];
+  }
+  paragraph.append(answer.text.slice(at));
+  container.append(paragraph);
+  if (!answer.entities.length) {
+    container.append(element('p', 'no-entities', 'No entities found.'));
+    return;
+  }
+  const table = element('table', 'entities');
+  const head = table.createTHead().insertRow();
+  for (const name of ['Entity', 'Type', 'Score']) head.append(element('th', '', name));
+  const body = table.createTBody();
+  for (const entity of answer.entities) {
+    const row = body.insertRow();
+    row.insertCell().textContent = entity.text ?? answer.tokens.slice(entity.start, entity.end).join(' ');
+    row.insertCell().textContent = entity.label;
+    row.insertCell().textContent = entity.score.toFixed(3);
+  }
+  container.append(table);
+}
+
 /** Show the answers ({text, labels, embedding, tokens, ids, truncated}) in `container`. */
 export function render(manifest, answers, container) {
   container.replaceChildren();
   if (manifest.pipeline.task === 'text-embedding') embeddings(answers, container);
+  else if (manifest.pipeline.task === 'token-classification') marked(answers[0], container);
   else container.append(scoresList(answers[0]));
   const stage = manifest.pipeline.stages[0];
   const cut = answers.filter((a) => a.truncated);
