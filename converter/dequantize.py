@@ -12,8 +12,12 @@ native's. Its float twin is the same graph with the quantization taken out:
 - DynamicQuantizeLinear -> ConvInteger/MatMulInteger -> Cast -> Mul (the input's
   scale times the weight's), as ``quantize_dynamic`` writes it, becomes a float
   Conv/MatMul on the dequantized weight;
-- QLinearConv, QLinearMatMul and com.microsoft QGemm become DequantizeLinear,
-  the float operator and QuantizeLinear, whose pairs the QDQ rule then removes.
+- onnxruntime's fusions of it, com.microsoft DynamicQuantizeMatMul and
+  MatMulIntegerToFloat (a model saved after onnxruntime's optimizer), become
+  MatMul and Add;
+- QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearAdd and the other
+  ops of :data:`QOPERATOR_LAYOUT` become DequantizeLinear, the float operator
+  and QuantizeLinear, whose pairs the QDQ rule then removes.
 
 Every other node is kept. What the rules do not cover stays quantized in the
 twin, and :attr:`Twin.kept` names it, so the caller can say that the measured
@@ -100,6 +104,7 @@ def float_twin(model: Any) -> Twin:
     graph.expand_qoperators()
     graph.fold_constant_dequantize()
     graph.replace_dynamic()
+    graph.replace_fused_dynamic()
     graph.remove_qdq_pairs()
     graph.prune()
     return Twin(twin, quantization_ops(twin))
@@ -196,6 +201,46 @@ class _Graph:
         self._replace_nodes([added.get(id(n), n) for n in self.graph.node
                              if id(n) not in dropped])
 
+    def replace_fused_dynamic(self) -> None:
+        """onnxruntime's fusions of that chain (in a model saved after its optimizer):
+        DynamicQuantizeMatMul and MatMulIntegerToFloat become MatMul (+ Add of the bias)."""
+        from onnx import helper
+
+        producer = self.producers()
+        nodes: list[Any] = []
+        for node in self.graph.node:
+            inputs = list(node.input) + [""] * 7
+            if node.op_type == "DynamicQuantizeMatMul":
+                source, (weight, scale, zero, bias) = inputs[0], inputs[1:5]
+            elif node.op_type == "MatMulIntegerToFloat":
+                quantizer = producer.get(inputs[0])
+                weight, scale, zero, bias = inputs[1], inputs[3], inputs[5], inputs[6]
+                if quantizer is None or quantizer.op_type != "DynamicQuantizeLinear" or (
+                        inputs[2] != quantizer.output[1]
+                        or inputs[4] not in ("", quantizer.output[2])):
+                    nodes.append(node)
+                    continue
+                source = quantizer.input[0]
+            else:
+                nodes.append(node)
+                continue
+            if any(n and n not in self.constants for n in (weight, scale, zero, bias)):
+                nodes.append(node)  # a weight computed at run time: no float rule
+                continue
+            quantized = self.constants[weight]
+            shift = self.constants.get(zero, np.zeros((), np.float32))
+            factor = self.constants[scale]
+            value = (quantized.astype(np.float32) - shift.astype(np.float32).reshape(
+                self._broadcast("MatMulInteger", shift, quantized.ndim))) * factor.astype(
+                np.float32).reshape(self._broadcast("MatMulInteger", factor, quantized.ndim))
+            name = self.name("weight")
+            self.add_constant(name, value.astype(np.float32))
+            product = self.name("product") if bias else node.output[0]
+            nodes.append(helper.make_node("MatMul", [source, name], [product]))
+            if bias:
+                nodes.append(helper.make_node("Add", [product, bias], [node.output[0]]))
+        self._replace_nodes(nodes)
+
     def remove_qdq_pairs(self) -> None:
         """DequantizeLinear(QuantizeLinear(x)) becomes Clip(x) to the range the pair holds.
 
@@ -245,7 +290,8 @@ class _Graph:
 
     def prune(self) -> None:
         """Drop nodes and initializers nothing reads any more (a bare quantizer, a scale)."""
-        outputs = {o.name for o in self.graph.output}
+        # An If or Loop body may read outer tensors by name: those stay alive too.
+        outputs = {o.name for o in self.graph.output} | _subgraph_reads(self.graph)
         nodes = list(self.graph.node)
         while True:
             used = outputs | {name for node in nodes for name in node.input}
@@ -381,3 +427,18 @@ class _Graph:
             copy.CopyFrom(node)
         del self.graph.node[:]
         self.graph.node.extend(copies)
+
+
+def _subgraph_reads(graph: Any) -> set[str]:
+    """Every tensor name a node inside ``graph``'s subgraphs (If, Loop, Scan bodies) reads."""
+    from onnx import AttributeProto
+
+    found: set[str] = set()
+    for node in graph.node:
+        for attr in node.attribute:
+            bodies = ([attr.g] if attr.type == AttributeProto.GRAPH
+                      else list(attr.graphs) if attr.type == AttributeProto.GRAPHS else [])
+            for body in bodies:
+                found |= {name for inner in body.node for name in inner.input}
+                found |= _subgraph_reads(body)
+    return found

@@ -35,6 +35,7 @@ def _max_error(a: Path | bytes, b: Path | bytes, feeds: list[dict[str, np.ndarra
     ("qdq", {"QuantizeLinear", "DequantizeLinear"}),
     ("qoperator", {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
                    "QLinearAdd", "QLinearSoftmax"}),
+    ("optimized", {"DynamicQuantizeLinear", "ConvInteger", "DynamicQuantizeMatMul"}),
 ])
 def test_float_twin_is_float_and_agrees_with_the_float_model(models: Quantized, kind: str,
                                                              operators: set[str]) -> None:
@@ -107,6 +108,38 @@ def test_an_op_without_a_float_rule_is_named_and_the_step_bounds_the_tolerance(
                                      "least one output quantization step")
     said = [line for line in lines if "already quantized" in line]
     assert len(said) == 1 and "keeps DequantizeLinear x1, QLinearConcat x1" in said[0], lines
+
+
+def test_a_weight_an_if_branch_reads_survives_in_the_twin(tmp_path: Path) -> None:
+    """A dequantized weight read only inside an If branch (outer scope) stays in the twin."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.arange(8, dtype=np.uint8).reshape(4, 2)
+    branch = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["branch_y"])], "then", [],
+        [helper.make_tensor_value_info("branch_y", TensorProto.FLOAT, [1, 2])])
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["zeros"], ["other_y"])], "else", [],
+        [helper.make_tensor_value_info("other_y", TensorProto.FLOAT, [1, 2])])
+    graph = helper.make_graph(
+        [helper.make_node("DequantizeLinear", ["w_q", "w_s", "w_z"], ["w"]),
+         helper.make_node("If", ["flag"], ["y"], then_branch=branch, else_branch=other)],
+        "if_weight",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+         helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [numpy_helper.from_array(weight, "w_q"),
+         numpy_helper.from_array(np.array(0.5, np.float32), "w_s"),
+         numpy_helper.from_array(np.array(1, np.uint8), "w_z"),
+         numpy_helper.from_array(np.zeros((1, 2), np.float32), "zeros")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    twin = float_twin(model)
+    assert twin.kept == {}
+    x = np.ones((1, 4), np.float32)
+    got = onnxruntime_model(twin.model.SerializeToString()).run({"x": x, "flag": np.array(True)})
+    want = x @ ((weight.astype(np.float32) - 1) * 0.5)
+    np.testing.assert_allclose(got["y"], want)
 
 
 def test_float_source_keeps_the_given_tolerance(models: Quantized, tmp_path: Path) -> None:
