@@ -21,6 +21,7 @@ from converter.errors import ManifestError
 from converter.quantize import QuantizationReport
 from converter.spec import TensorSpec
 from converter.tasks import TextPipeline
+from converter.tasks.detection import DetectionPipeline
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "webml.json"
@@ -245,6 +246,11 @@ class Manifest:
     variants: dict[str, str] = field(default_factory=dict)
     # A text model's stages (tokenize, softmax, labels): see converter.tasks.
     pipeline: TextPipeline | None = None
+    # A detector's stages (resize, decode the head, NMS): see converter.tasks.detection.
+    detection: DetectionPipeline | None = None
+    # The page's heading and the line under it (`build --title/--description`).
+    title: str | None = None
+    description: str | None = None
 
     def entry_for(self, backend: str) -> str:
         """The model file that ``backend`` opens."""
@@ -273,7 +279,10 @@ class Manifest:
             "labels": list(self.labels) if self.labels is not None else None,
             "preprocess": self.preprocess.to_json() if self.preprocess else None,
             "features": [f.to_json() for f in self.features] if self.features else None,
+            "title": self.title,
+            "description": self.description,
             "pipeline": self.pipeline.to_json() if self.pipeline else None,
+            "detection": self.detection.to_json() if self.detection else None,
             "quantization": self.quantization.to_json() if self.quantization else None,
             "evaluation": self.evaluation.to_json() if self.evaluation else None,
             "golden": self.golden.to_json(),
@@ -319,10 +328,21 @@ class Manifest:
                            for f in data.get("page", [])),
                 pipeline=(TextPipeline.from_json(data["pipeline"])
                           if data.get("pipeline") else None),
+                detection=(DetectionPipeline.from_json(data["detection"])
+                           if data.get("detection") else None),
+                title=_optional_text(data, "title"),
+                description=_optional_text(data, "description"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest: {exc}",
                                 "convert the model again with `webml convert`") from exc
+
+
+def _optional_text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key} is {type(value).__name__}, not text")
+    return value
 
 
 def write_manifest(manifest: Manifest, folder: Path) -> Path:

@@ -237,7 +237,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             pipeline=pipeline,
         )
         write_manifest(manifest, stage)
-        say(f"wrote {len(manifest.files)} model files and webml.json")
+        count = len(manifest.files)
+        say(f"wrote {count} model file{'' if count == 1 else 's'} and webml.json")
     lap("write")
     return ConversionResult(out.resolve(), manifest, check, timings)
 

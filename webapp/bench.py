@@ -24,7 +24,7 @@ import numpy as np
 from converter.errors import BrowserError, WebmlError
 from converter.manifest import MANIFEST_NAME, Manifest, read_manifest
 from converter.pipeline import ConvertOptions
-from webapp.browser import launch, page_url, wait_until_ready
+from webapp.browser import error_line, launch, page_url, wait_until_ready
 from webapp.serve import running_server
 from webapp.table import text_table
 
@@ -170,8 +170,8 @@ def _browser_row(browser: Any, url: str, name: str, manifest: Manifest, backend:
         result = page.evaluate("(o) => window.webml.bench(o)",
                                {"warmup": options.warmup, "runs": options.runs})
     except Exception as exc:  # Playwright's Error and TimeoutError
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return Timing(name, "browser", manifest.runtime, backend, "error", detail=first[:300])
+        return Timing(name, "browser", manifest.runtime, backend, "error",
+                      detail=error_line(exc)[:300])
     finally:
         context.close()
     return _timing(name, "browser", manifest.runtime, ready["backend"], ready["loadMs"],

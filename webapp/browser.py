@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ QUIET_ARGS = (
 # change nothing a visitor would get). WebGL 2 needs no flag.
 WEBGPU_ARGS = ("--enable-unsafe-webgpu", "--enable-features=Vulkan",
                "--use-webgpu-adapter=swiftshader")
+
+# Playwright starts each message with the API call ("Page.evaluate: Error: ..."):
+# not something a user did, so not in what they read.
+_PLAYWRIGHT_CALL = re.compile(r"^(?:[A-Z]\w*\.\w+: )+(?:Error: )?")
 
 SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -64,8 +69,7 @@ def launch(playwright: Any, browser: Path | None = None) -> Any:
             # Chromium's sandbox cannot start as root (containers, CI).
             chromium_sandbox=os.geteuid() != 0)
     except Exception as exc:  # Playwright raises its own Error type with a long log
-        first = str(exc).strip().splitlines()[0][:300]
-        raise BrowserError(f"cannot start Chromium: {first}",
+        raise BrowserError(f"cannot start Chromium: {error_line(exc)[:300]}",
                            "check that the browser runs, or pass another with --browser") from exc
 
 
@@ -91,3 +95,9 @@ def wait_until_ready(page: Any, url: str, timeout_s: float, tries: int = 1) -> d
                            timeout=timeout_ms)
     page.set_default_timeout(2 * tries * timeout_ms + 10000)
     return dict(page.evaluate("() => window.webml.ready"))
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of a (Playwright) error's message, without Playwright's call prefix."""
+    text = str(exc).strip()
+    return _PLAYWRIGHT_CALL.sub("", text.splitlines()[0]) if text else type(exc).__name__

@@ -44,6 +44,8 @@ class BuildOptions:
     backends: tuple[str, ...] | None = None
     overwrite: bool = True
     single_file: bool = False  # one .html that works from file:// (wasm only, one thread)
+    title: str | None = None  # the page's heading; None: the manifest's (see Manifest.title)
+    description: str | None = None  # a line under it
     convert: ConvertOptions = ConvertOptions()
 
 
@@ -62,12 +64,14 @@ def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = 
     """Build a site from a ``webml convert`` folder, or from a model file (converted first)."""
     source, out = Path(source), Path(out_dir)
     converted = source.is_dir() and (source / MANIFEST_NAME).is_file()
+    if source.is_dir() and not converted:
+        _refuse_convert_all_folder(source)
     if options.single_file:
         _check_page_path(out)  # before a conversion that may take a while
         with staged_file(out, mark=SINGLE_FILE_MARK, sources=(source,)) as page:
             model_dir = source if converted else convert_model(
                 source, page.scratch / "model", options.convert, progress=progress).out_dir
-            manifest = _build_single_file(model_dir, page.output, progress)
+            manifest = _build_single_file(model_dir, page.output, options, progress)
         size = out.stat().st_size
         (progress or (lambda _message: None))(f"built {out} (one file, {size / 1e6:.1f} MB)")
         return SiteBuild(out.resolve(), manifest, 1, size)
@@ -84,16 +88,27 @@ def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = 
     return SiteBuild(out.resolve(), site_manifest, count + 1, size)  # + the output marker
 
 
+def _refuse_convert_all_folder(source: Path) -> None:
+    """A `convert --to all` folder holds one converted model per runtime; a site runs one."""
+    runtimes_in = sorted(p.parent.name for p in source.glob(f"*/{MANIFEST_NAME}"))
+    if runtimes_in:
+        raise BuildError(f"{source} is a `convert --to all` folder, one converted model per "
+                         f"runtime in {', '.join(f'{name}/' for name in runtimes_in)}, and a site "
+                         "runs one runtime",
+                         f"build one of them: webml build {source / runtimes_in[0]} -o SITE")
+
+
 def _check_page_path(out: Path) -> None:
     if out.suffix != ".html" or out.is_dir():
         raise BuildError(f"--single-file writes one .html file, not {out}",
                          "give -o a path ending in .html")
 
 
-def _build_single_file(model_dir: Path, out: Path, progress: Progress | None) -> Manifest:
+def _build_single_file(model_dir: Path, out: Path, options: BuildOptions,
+                       progress: Progress | None) -> Manifest:
     from webapp.single_file import write_single_file
 
-    manifest = read_manifest(model_dir)
+    manifest = dataclasses.replace(read_manifest(model_dir), **_page_text(options))
     if manifest.pipeline is not None:
         raise BuildError("--single-file does not carry a text model's tokenizer yet",
                          "build a folder site (leave out --single-file)")
@@ -101,6 +116,12 @@ def _build_single_file(model_dir: Path, out: Path, progress: Progress | None) ->
                                            "one file")
     write_single_file(manifest, model_dir, out)
     return manifest
+
+
+def _page_text(options: BuildOptions) -> dict[str, str]:
+    """The manifest fields --title and --description set (those not given stay as they are)."""
+    given = {"title": options.title, "description": options.description}
+    return {key: value.strip() for key, value in given.items() if value is not None}
 
 
 def _build(model_dir: Path, stage: Path, options: BuildOptions,
@@ -123,7 +144,7 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
     pipeline = _copy_tokenizer_library(manifest.pipeline, stage, say)
     page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
     site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor, page=page,
-                                        pipeline=pipeline)
+                                        pipeline=pipeline, **_page_text(options))
     pin_page_scripts(stage)
     _fill_service_worker(stage)
     (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")

@@ -351,10 +351,14 @@ def _backend_gaps(folder: Path) -> list[str]:
 @click.option("--single-file", is_flag=True, default=False,
               help="Write one self-contained .html (give -o a .html path) that works opened "
                    "from disk, with no server: WebAssembly, one thread.")
+@click.option("--title", default=None,
+              help="The page's heading and tab title (default: the model's name).")
+@click.option("--description", default=None,
+              help="A line under the page's heading, e.g. what the model does.")
 @_convert_options
 @_errors_as_one_line
 def build(source: Path, output: Path, backends: str | None, single_file: bool,
-          **flags: Any) -> None:
+          title: str | None, description: str | None, **flags: Any) -> None:
     """Build a static site from SOURCE: a `webml convert` folder or a model file."""
     from webapp.build import BuildOptions, build_site
 
@@ -363,6 +367,7 @@ def build(source: Path, output: Path, backends: str | None, single_file: bool,
                                  "(convert --to all, then build each folder)", param_hint="--to")
     options = BuildOptions(
         backends=_names(backends) if backends else None, single_file=single_file,
+        title=title, description=description,
         convert=_make_convert_options(**flags))
     site = build_site(source, output, options, progress=_progress())
     if single_file:
@@ -449,7 +454,8 @@ def verify(site: Path, backends: str, require: str, samples: int,
                                              rtol, required, watch, sample_inputs=(
                                                  _arrays(sample_inputs, "sample-inputs")
                                                  if sample_inputs else None),
-                                             texts=read_texts(input_file) if input_file else None))
+                                             texts=read_texts(input_file) if input_file else None),
+                         progress=_progress())
     click.echo(format_report(report))
     if json_path is not None:
         data = asdict(report)

@@ -28,6 +28,7 @@ import statistics
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import sample_feeds, site_hints
 from webapp import record, verify_text
-from webapp.browser import launch, page_url, wait_until_ready
+from webapp.browser import error_line, launch, page_url, wait_until_ready
 from webapp.serve import running_server
 from webapp.table import text_table
 
@@ -241,12 +242,15 @@ class _Recorder:
 PROBE = (Path(__file__).resolve().parent / "probe.js").read_text(encoding="utf-8")
 
 
-def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> VerifyReport:
+def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
+                progress: Callable[[str], None] | None = None) -> VerifyReport:
     """Open ``site`` in headless Chromium once per backend and check its outputs.
 
     Every page stays open until the end: watched while the other backends run
-    and for ``options.watch_s`` seconds after the last check.
+    and for ``options.watch_s`` seconds after the last check. ``progress``
+    hears of each backend as it starts and ends (a few seconds each).
     """
+    say = progress or (lambda _message: None)
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
@@ -261,10 +265,13 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions()) -> V
         changed = record.check_served(site, url)
         browser = launch(playwright, options.browser)
         try:
-            for backend in options.backends:
+            for number, backend in enumerate(options.backends, 1):
+                say(f"checking {backend} ({number} of {len(options.backends)})")
                 results.append(_check_backend(browser, url, backend, manifest, samples, options,
                                               watched, tuple(texts)))
+                say(f"{backend}: {results[-1].status}")
             if watched and options.watch_s > 0:
+                say(f"watching the pages for {options.watch_s:g} s more")
                 # Playwright delivers the pages' events while it waits.
                 watched[-1][0].pages[0].wait_for_timeout(options.watch_s * 1000)
         finally:
@@ -403,8 +410,7 @@ def drive_inputs(page: Any, timeout_s: float) -> tuple[list[str], list[str]]:
                                    timeout=timeout_s * 1000)
             driven.append(name)
         except Exception as exc:  # Playwright's Error and TimeoutError
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            silent.append(f"{name} gave no output ({first[:120]})")
+            silent.append(f"{name} gave no output ({error_line(exc)[:120]})")
     return driven, silent
 
 
@@ -459,7 +465,7 @@ def _page_error(page: Any, exc: Exception, errors: list[str]) -> str:
         status = page.text_content("#status", timeout=1000) or ""
     except Exception:  # the page may be gone
         status = ""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    message = error_line(exc)
     if "Timeout" in type(exc).__name__ or "Timeout" in message:
         message = f"timed out ({message})"
     parts = [status.removeprefix("Error: ")] if status.startswith("Error") else [message]

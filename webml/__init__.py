@@ -89,12 +89,14 @@ def build(source: Path | str, out_dir: Path | str, options: Any = None, *,
                              progress=progress)
 
 
-def verify(site: Path | str, options: Any = None, **settings: Any) -> Any:
+def verify(site: Path | str, options: Any = None, *, progress: _Progress | None = None,
+           **settings: Any) -> Any:
     """Run a built site in headless Chromium; returns a :class:`VerifyReport` (``.ok``).
 
     ``settings`` are :class:`VerifyOptions` fields, e.g. ``backends=("wasm",)``.
     """
-    return _verify.verify_site(site, _options(VerifyOptions, options, settings))
+    return _verify.verify_site(site, _options(VerifyOptions, options, settings),
+                               progress=progress)
 
 
 def bench(source: Path | str, options: Any = None, *, progress: _Progress | None = None,

@@ -88,6 +88,7 @@ async function showText(value, widget) {
     $('output-panel').hidden = false;
     $('output').textContent = `Error: ${error.message}`;
   }
+  revealOutput();
 }
 
 /** Time the golden input: `warmup` untimed runs, then `runs` timed ones, for `webml bench`. */
@@ -114,6 +115,12 @@ async function show(feeds) {
     $('output-panel').hidden = false;
     $('output').textContent = `Error: ${error.message}`;
   }
+  revealOutput();
+}
+
+/** On a phone the answer lands below the fold: scroll just enough to show it (no-op when shown). */
+function revealOutput() {
+  $('output-panel').scrollIntoView({ block: 'nearest' });
 }
 
 function showBackendChoice(manifest, current) {
@@ -154,19 +161,48 @@ async function serviceWorker() {
   }
 }
 
+// A model converted from memory carries Keras's automatic name ("functional",
+// "sequential"), which says nothing to a visitor: its task does.
+const TASK_TITLES = { classification: 'Classifier', regression: 'Regression' };
+
+function defaultTitle(manifest) {
+  if (manifest.provenance.source !== '(in memory)') return manifest.name;
+  return TASK_TITLES[manifest.task] || 'Model';
+}
+
 async function boot() {
   await serviceWorker();
   const manifest = await loadManifest();
   api.manifest = manifest;
-  document.title = `${manifest.name} · webml`;
-  $('title').textContent = manifest.name;
+  const heading = manifest.title || defaultTitle(manifest);
+  document.title = `${heading} · webml`;
+  $('title').textContent = heading;
+  if (manifest.description) {
+    $('description').textContent = manifest.description;
+    $('description').hidden = false;
+  }
   $('about').textContent = `${manifest.runtime === 'onnx' ? 'onnxruntime-web' : 'TensorFlow.js'} ${manifest.vendor.version} · made with webml ${manifest.provenance.webml || ''}`;
 
+  // One count for the whole download: each fetch (the model here, the runtime in
+  // the worker) reports its own bytes, summed here against the total that the
+  // backend being tried needs, set when it starts (onTry).
   const progress = $('progress');
+  const meter = { done: 0, total: 0, last: 0, lastTotal: 0 };
   const onProgress = (loaded, total) => {
     if (api.state.status === 'error') return;
-    progress.value = total ? loaded / total : 1;
-    setStatus('loading', `Downloading… ${downloaded(loaded, total)}`);
+    // A fetch's count only grows: a smaller one, or another total, is the next fetch.
+    const fresh = loaded < meter.last || total !== meter.lastTotal;
+    meter.done += fresh ? loaded : loaded - meter.last;
+    meter.last = loaded;
+    meter.lastTotal = total;
+    meter.total = Math.max(meter.total, meter.done);
+    progress.value = meter.total ? meter.done / meter.total : 1;
+    setStatus('loading', `Downloading… ${downloaded(meter.done, meter.total)}`);
+  };
+  const expect = (backend) => {
+    const runtime = manifest.vendor.files.filter((f) => manifest.vendor.load[backend]?.includes(f.path));
+    const model = modelFiles(manifest, backend).filter((f) => !fetched.has(f.path));
+    meter.total = meter.done + [...runtime, ...model].reduce((sum, f) => sum + f.size, 0);
   };
   // The worker's own scripts are checked here: a worker takes no integrity attribute.
   await fetchVerified(manifest.page);
@@ -189,7 +225,7 @@ async function boot() {
     auto: requested === 'auto',
     allowSoftware: params.get('software') === '1',
     context: { modelFor, baseUrl: document.baseURI, fetchFiles: (files) => fetchVerified(files, onProgress) },
-    onTry: (backend) => setStatus('loading', `Starting ${backend}…`),
+    onTry: (backend) => { expect(backend); setStatus('loading', `Starting ${backend}…`); },
   });
   progress.hidden = true;
   api.session = result.session;
