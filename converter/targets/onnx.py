@@ -38,9 +38,10 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
     """Write ``out_dir/model.onnx`` for ``loaded``, tuned and optimized for the browser.
 
     A float32 model is optimized at onnxruntime's extended level when every
-    backend runs the fused operators that produces; otherwise ``model.onnx`` is
-    the portable (basic level) graph and ``model.fused.onnx`` goes to the
-    backends that can run it. Quantization starts from the portable graph.
+    backend that runs it at all runs the fused operators that produces;
+    otherwise ``model.onnx`` is the portable (basic level) graph and
+    ``model.fused.onnx`` goes to the backends that can run it. Quantization
+    starts from the portable graph.
     Dynamic dimensions stay dynamic; webgl, which needs fixed ones, gets
     ``model.webgl.onnx`` with the golden input's shapes when it runs the graph.
     Every stage is checked: one whose result onnxruntime refuses is skipped.
@@ -76,7 +77,9 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
         fused = tune.stage("onnxruntime's extended optimization",
                            lambda m: optimize.optimize(m, "extended"), model, progress=say)
         able = fused_backends(portable, fused) if fused is not model else ()
-        if set(able) == set(BACKENDS):
+        # A backend that cannot run even the portable graph is left out of the site.
+        runs = {b for b in BACKENDS if not ops.unsupported_ops(portable, b)}
+        if fused is not model and set(able) >= runs:
             entry = fused
         else:
             entry = portable

@@ -128,22 +128,29 @@ def conv_model(activation: str | None = None, spatial: int = 2,
 
 
 def test_webgl_gets_no_fused_conv_whose_activation_it_would_drop(tmp_path: Path) -> None:
-    """WebGL's FusedConv applies Relu, Sigmoid and Clip only: a HardSigmoid was skipped silently."""
+    """WebGL's FusedConv applies Relu, Sigmoid and Clip only, and drops any other activation
+    without an error: a fused LeakyRelu or HardSigmoid came out as a plain Conv."""
     from converter import ops
 
-    source = tmp_path / "hard.onnx"
-    onnx.save(conv_model("HardSigmoid"), str(source))
+    source = tmp_path / "leaky.onnx"
+    onnx.save(conv_model("LeakyRelu"), str(source))
     result = convert_model(source, tmp_path / "out")
     assert result.manifest.variants == {"wasm": "model.fused.onnx", "webgpu": "model.fused.onnx"}
     fused = onnx.load(str(tmp_path / "out" / "model.fused.onnx"))
     (conv,) = [n for n in fused.graph.node if n.op_type == "FusedConv"]
-    assert any(a.name == "activation" and a.s == b"HardSigmoid" for a in conv.attribute)
-    assert ops.unsupported_ops(fused, "webgl") == {"com.microsoft:FusedConv"}
+    assert any(a.name == "activation" and a.s == b"LeakyRelu" for a in conv.attribute)
     assert ops.node_limits(fused, "webgl") == {("com.microsoft", "FusedConv"):
-                                               "activation HardSigmoid"}
-    # webgl opens the portable graph, where Conv and HardSigmoid are separate nodes.
+                                               "activation LeakyRelu"}
+    # webgl opens the portable graph, where Conv and LeakyRelu are separate nodes.
     portable = onnx.load(str(tmp_path / "out" / "model.onnx"))
-    assert {n.op_type for n in portable.graph.node} >= {"Conv", "HardSigmoid"}
+    assert {n.op_type for n in portable.graph.node} >= {"Conv", "LeakyRelu"}
+    # webgl has no HardSigmoid at all: one fused graph, and the tables leave webgl out.
+    hard = tmp_path / "hard.onnx"
+    onnx.save(conv_model("HardSigmoid"), str(hard))
+    assert convert_model(hard, tmp_path / "hard").manifest.variants == {}
+    webgl = next(b for b in inspect_model(tmp_path / "hard").graphs[0].backends
+                 if b.backend == "webgl")
+    assert webgl.unsupported == ("com.microsoft:FusedConv (activation HardSigmoid)",)
     relu = tmp_path / "relu.onnx"
     onnx.save(conv_model("Relu"), str(relu))
     assert convert_model(relu, tmp_path / "relu").manifest.variants == {}  # all run it fused

@@ -107,8 +107,10 @@ def test_the_stateful_if_lstm_model_converts_and_builds_with_dynamic_inputs(
     assert result.exit_code == 0, result.output
     assert "error:" not in result.output
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
-    assert notes == ["note: webgl cannot run this model (If, LSTM, dynamic input shapes (input, "
-                     "state)): `webml build` leaves it out"]
+    # webgl runs neither graph: the site carries one, the fused one (Split from two Slices).
+    assert notes == ["note: webgl cannot run this model (If, LSTM, Split, dynamic input shapes "
+                     "(input, state)): `webml build` leaves it out"]
+    assert json.loads((out / "webml.json").read_text())["variants"] == {}
     assert dims(out / "model.onnx") == [["", ""], [2, "", 128], []]
     manifest = json.loads((out / "webml.json").read_text())
     assert [t["shape"] for t in manifest["inputs"]] == [[None, None], [2, None, 128], []]
@@ -117,7 +119,7 @@ def test_the_stateful_if_lstm_model_converts_and_builds_with_dynamic_inputs(
         [1, 512], [2, 1, 128], []]
     site = CliRunner().invoke(cli, ["build", str(out), "-o", str(tmp_path / "site")])
     assert site.exit_code == 0, site.output
-    assert "leaving out webgl: it cannot run If, LSTM, dynamic input shapes" in site.output
+    assert "leaving out webgl: it cannot run If, LSTM, Split, dynamic input shapes" in site.output
     built = json.loads((tmp_path / "site" / "webml.json").read_text())
     assert built["vendor"]["backends"] == ["webgpu", "wasm"]
 
