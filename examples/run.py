@@ -2,7 +2,7 @@
 
     python examples/run.py NAME [--fast] [--out DIR] [--no-serve] [--port N]
 
-NAME is digits, breast-cancer or shapes; ``./scripts/example NAME`` runs this
+NAME is digits, breast-cancer, shapes or reviews; ``./scripts/example NAME`` runs this
 after ``./scripts/setup``. Each step is printed as the command that does the
 same by hand, and runs in this process (``webml`` through its own command
 line), so TensorFlow starts once. DIR (default: the example's folder) receives
@@ -32,6 +32,9 @@ class Example:
     model_file: str  # what train.py writes into the model folder
     convert_flags: Callable[[Path, ModuleType], tuple[str, ...]]  # (model folder, train module)
     try_it: str  # what to do on the page
+    # What verify checks besides the golden input: generated samples, or a text
+    # model's held-out sentences (verify --input), raw text to answer.
+    verify_flags: Callable[[Path], tuple[str, ...]] = lambda _model: ("--samples", "10")
 
     @property
     def folder(self) -> Path:
@@ -79,12 +82,20 @@ def _shapes(model: Path, train: ModuleType) -> tuple[str, ...]:
             "--eval", str(model / "test.npz"))
 
 
+def _reviews(model: Path, _train: ModuleType) -> tuple[str, ...]:
+    # The page tokenizes in the browser with the tokenizer trained beside the model.
+    return ("--task", "text-classification", "--tokenizer", str(model / "tokenizer.json"),
+            "--labels", str(model / "labels.txt"))
+
+
 EXAMPLES = {example.name: example for example in (
     Example("digits", "digits.keras", _digits, "draw a digit with the mouse or a finger"),
     Example("breast-cancer", "breast_cancer.keras", _breast_cancer,
             "change the 30 measurements and press Predict"),
     Example("shapes", "shapes.onnx", _shapes,
             "upload a picture from examples/shapes/samples/, or use the camera"),
+    Example("reviews", "reviews.keras", _reviews, "type or paste a review",
+            lambda model: ("--input", str(model / "sentences.txt"))),
 )}
 
 
@@ -112,7 +123,7 @@ def run_example(example: Example, out: Path, *, fast: bool = False) -> ExampleRu
     # CI checks WebAssembly, which every browser has; a full run checks what a
     # visitor's browser picks (auto).
     backends = ("--backends", "wasm", "--require", "wasm") if fast else ("--backends", "auto")
-    webml("verify", str(run.site_dir), *backends, "--samples", "10",
+    webml("verify", str(run.site_dir), *backends, *example.verify_flags(run.model_dir),
           "--json", str(run.verify_json))
     return run
 
