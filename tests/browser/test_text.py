@@ -142,6 +142,15 @@ def test_the_text_box_shows_labels_tokens_and_truncation(page: Any, text_site: P
         assert last["answers"][0]["ids"] == python(LONG).encoded.ids
         assert len(last["answers"][0]["ids"]) == 16
         assert "cut to 16 tokens" in page.text_content("#output .truncated")
+        # A .txt file dropped on the text box is read there, not opened by the browser.
+        page.evaluate("() => { window.webml.last = undefined; }")
+        dropped_file = page.evaluate_handle(
+            "(t) => { const d = new DataTransfer(); d.items.add(new File([t], 'drop.txt', "
+            "{ type: 'text/plain' })); return d; }", sentence)
+        page.dispatch_event("#text-input", "drop", {"dataTransfer": dropped_file})
+        page.wait_for_function("() => window.webml.last?.text !== undefined")
+        assert page.evaluate("() => window.webml.last.text") == sentence
+        assert page.input_value("#text-input") == sentence
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOTS / "page-text-classification.png", full_page=True)
 
@@ -318,3 +327,27 @@ def test_the_reviews_example_runs_with_one_command(tmp_path: Path, chromium: Pat
     held_out = (run.model_dir / "sentences.txt").read_text(encoding="utf-8").splitlines()
     assert report["results"][0]["checked"] == 1 + len(held_out)  # the golden one, and each
     assert any(f"{len(held_out)} texts of --input checked" in n for n in report["notes"])
+
+
+def test_a_page_whose_tokenizer_disagrees_with_python_refuses_to_start(
+        page: Any, text_site: Path, tmp_path: Path) -> None:
+    """The golden input is the sample sentence tokenized by Python: the page tokenizes it too
+    before it uses a backend, and stops on other ids (here: the manifest's changed)."""
+    import shutil
+
+    from converter.manifest import decode_array, encode_array
+
+    site = tmp_path / "site"
+    shutil.copytree(text_site, site)
+    manifest = json.loads((site / "webml.json").read_text(encoding="utf-8"))
+
+    ids = decode_array(manifest["golden"]["inputs"]["input_ids"]).copy()
+    ids[0, 1] += 1
+    manifest["golden"]["inputs"]["input_ids"] = encode_array(ids)
+    (site / "webml.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with running_server(site) as url:
+        page.goto(page_url(url, "wasm", 60))
+        page.wait_for_function("() => window.webml?.state?.status === 'error'", timeout=60000)
+        status = page.text_content("#status")
+    assert "the page's tokenizer gives other ids than Python's tokenizers for the sample text" \
+        in status
