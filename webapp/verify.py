@@ -392,7 +392,10 @@ def drive_inputs(page: Any, timeout_s: float) -> tuple[list[str], list[str]]:
         controls.append(("the form's Predict",
                          lambda: page.click(f"{widget} form.features button[type=submit]")))
     if page.locator("#text-input").count():
-        controls.append(("the text box's Run", lambda: page.click(f"{widget} button.primary")))
+        # Typed key by key first: the audit covers what a visitor's typing makes the page do.
+        controls.append(("the text box's Run", lambda: (
+            page.type("#text-input", " Typed here too.", delay=5),
+            page.click(f"{widget} button.primary"))))
     elif page.locator(f"{widget} textarea").count():
         controls.append(("the tensor editor's Run", lambda: page.click(f"{widget} button.primary")))
     if page.locator("#image-file").count():
