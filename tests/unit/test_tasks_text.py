@@ -328,3 +328,16 @@ def test_a_text_site_leaves_out_webgl_where_its_graph_fixes_the_length(tmp_path:
     assert text.text_backends(padded, fixed, ("webgl",), chosen=True, say=said.append) == \
         ("webgl",)
     assert text.text_backends(None, fixed, ("webgl",), chosen=True, say=said.append) == ("webgl",)
+
+
+def test_single_file_refuses_a_text_site_and_writes_nothing(tmp_path: Path) -> None:
+    from converter.errors import BuildError
+    from webapp.build import BuildOptions, build_site
+
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    model = text_models.classifier(tmp_path / "clf.onnx", 300)
+    out = convert_model(model, tmp_path / "out", ConvertOptions(
+        task="text-classification", tokenizer=file)).out_dir
+    with pytest.raises(BuildError, match="--single-file does not carry a text model's tokenizer"):
+        build_site(out, tmp_path / "page.html", BuildOptions(single_file=True))
+    assert not (tmp_path / "page.html").exists()
