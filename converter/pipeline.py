@@ -23,7 +23,7 @@ from converter.parity import ParityReport, compare_outputs
 from converter.quantize import QuantizationReport, calibration_samples
 from converter.spec import TensorSpec
 from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
-from converter.tasks import TEXT_TASKS, text_hint
+from converter.tasks import TEXT_TASKS, detection, text_hint
 from converter.tasks import pipeline as text
 
 Progress = Callable[[str], None]
@@ -53,6 +53,10 @@ class ConvertOptions:
     # A text task ("text-classification", converter.tasks) reads its tokenizer.json from here.
     tokenizer: Path | None = None
     pooling: str | None = None  # text-embedding: "mean" or "cls" for a per-token output
+    # --task detection (converter.tasks.detection): how the page finds boxes.
+    score_threshold: float | None = None
+    iou_threshold: float | None = None
+    resize: str | None = None  # "letterbox" (default) or "stretch"
     features: tuple[Feature, ...] | None = None  # names (and ranges) of a tabular input
     image: bool | None = None  # treat the input as a picture; None: when it looks like one
     image_scale: float = 1 / 255
@@ -118,6 +122,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
     if not is_text and (hint := text_hint(loaded.spec.inputs)) is not None:
         say(f"note: {hint}")
     text.check_task(options.task or "", options.tokenizer, options.labels, options.pooling)
+    detection.check_options(options.task, options.score_threshold, options.iou_threshold,
+                            options.resize)
     # A text model's golden input is a real sentence, tokenized; its length fixes the shapes
     # (tfjs keeps them fixed: every text is then padded to that length).
     text_stage, text_feeds = (text.prepare(options.tokenizer, loaded.spec.inputs, options.batch,
@@ -184,10 +190,14 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                                 reference.source_framework(loaded))
         values.check_outputs_finite(golden.outputs, feeds, golden.source)
         # A token classifier's labels are its tags, which the pipeline checks (text.finish).
+        # A token classifier's tags and a detector's classes are checked by their stages.
         task = _task(web, golden.outputs,
-                     None if options.task == "token-classification" else options.labels,
+                     None if options.task in ("token-classification", "detection")
+                     else options.labels,
                      {"text-classification": "classification", "text-embedding": "generic",
-                      "token-classification": "generic"}.get(options.task or "", options.task))
+                      "token-classification": "generic", "detection": "generic"
+                      }.get(options.task or "", options.task))
+        detector = _detection(web, golden.outputs, options, say)
         pipeline = None
         if text_stage is not None and options.tokenizer is not None:
             pipeline = text.finish(options.task or "", text_stage, golden.outputs,
@@ -235,6 +245,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             evaluation=evaluation,
             provenance=_provenance(loaded),
             pipeline=pipeline,
+            detection=detector,
         )
         write_manifest(manifest, stage)
         count = len(manifest.files)
@@ -434,6 +445,26 @@ def _task(web: WebModel, outputs: dict[str, np.ndarray],
     looks_softmax = (classes > 1 and bool(np.all(values >= 0))
                      and bool(np.allclose(values.sum(axis=-1), 1.0, atol=1e-3)))
     return "classification" if looks_softmax else "generic"
+
+
+def _detection(web: WebModel, outputs: dict[str, np.ndarray], options: ConvertOptions,
+               say: Progress) -> detection.DetectionPipeline | None:
+    """A detector's stages (--task detection); else None, with a note when the output
+    looks like a detection head."""
+    if options.task != detection.DETECTION_TASK:
+        shaped = tuple(t.with_shape(outputs[t.name].shape) for t in web.outputs)
+        if options.task is None and (hint := detection.detection_hint(shaped)) is not None:
+            say(f"note: {hint}")
+        return None
+    if _preprocess(web.feed_specs(), options) is None:
+        raise UnsupportedModelError("--task detection needs a model with one picture input "
+                                    "(NHWC or NCHW, 1 or 3 channels)", "check the model's input")
+    head, names = detection.head_of(outputs, options.labels)
+    defaults = detection.DetectionPipeline(head, names)
+    return detection.DetectionPipeline(
+        head, names, options.resize or defaults.resize,
+        defaults.score_threshold if options.score_threshold is None else options.score_threshold,
+        defaults.iou_threshold if options.iou_threshold is None else options.iou_threshold)
 
 
 def _preprocess(inputs: tuple[TensorSpec, ...], options: ConvertOptions) -> ImagePreprocess | None:

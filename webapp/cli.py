@@ -92,11 +92,12 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      "regression: one name per output value)."),
         click.option("--task", type=click.Choice(["classification", "regression", "generic",
                                                   "text-classification", "text-embedding",
-                                                  "token-classification"]),
+                                                  "token-classification", "detection"]),
                      default=None, help="What the output means (default: classification for a "
                      "softmax output or when labels are given, else generic). "
                      "text-classification, text-embedding, token-classification (--labels: "
-                     "the tags, BIO): the page takes text, tokenized by --tokenizer."),
+                     "the tags, BIO): the page takes text, tokenized by --tokenizer. "
+                     "detection: the page draws boxes on a picture (--labels: the classes)."),
         click.option("--tokenizer", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="The model's Hugging Face tokenizer.json, for a text "
                      "task: copied into the site; the page tokenizes in the browser."),
@@ -104,6 +105,14 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="text-embedding: how a per-token output [batch, tokens, width] "
                           "becomes one vector: the mean over the attention mask (default) or "
                           "the first token's. The vector is then normalised."),
+        click.option("--score-threshold", type=float, default=None,
+                     help="detection: the lowest score a box is shown with. Default 0.25."),
+        click.option("--iou-threshold", type=float, default=None,
+                     help="detection: non-maximum suppression drops a box whose IoU with a "
+                          "better one of its class is above this. Default 0.45."),
+        click.option("--resize", type=click.Choice(["letterbox", "stretch"]), default=None,
+                     help="detection: how a picture becomes the model's input: letterbox "
+                          "(scaled to fit, centred on grey; default) or stretch."),
         click.option("--features", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="JSON list of the input's column names (or of "
                      "{name, min, max, default}): the page shows a form."),
@@ -174,7 +183,8 @@ def _make_convert_options(target: str | None, batch: int | None,
                           input_shapes: tuple[str, ...], shard_size: float | None,
                           labels: Path | None,
                           task: str | None, tokenizer: Path | None, pooling: str | None,
-                          features: Path | None,
+                          score_threshold: float | None, iou_threshold: float | None,
+                          resize: str | None, features: Path | None,
                           image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, quantize: str | None, quantize_weights: str | None,
@@ -187,6 +197,8 @@ def _make_convert_options(target: str | None, batch: int | None,
 
     given: dict[str, Any] = {"target": target, "batch": batch, "task": task, "image": image,
                              "tokenizer": tokenizer, "pooling": pooling,
+                             "score_threshold": score_threshold, "iou_threshold": iou_threshold,
+                             "resize": resize,
                              "input_shapes": _shapes(input_shapes) or None,
                              "shard_bytes": int(shard_size * 1e6) if shard_size else None,
                              "quantize": quantize, "max_accuracy_drop": max_accuracy_drop,
@@ -417,7 +429,9 @@ def serve(site: Path, host: str, port: int) -> None:
               help="A text site: a .txt (one text per line) or .jsonl (a string or {\"text\": "
                    "...} per line). Each text runs from raw text to the final answer in the page "
                    "and in Python (tokenizers and the model natively): token ids must be equal, "
-                   "scores within the tolerance.")
+                   "scores within the tolerance. A detection site: a picture (.png, .jpg), "
+                   "given to the page's file input and found in Python too: each box must "
+                   "have one of its class with IoU >= 0.99, scores within the tolerance.")
 @click.option("--browser", type=click.Path(path_type=Path), default=None,
               help="Chromium or Chrome binary to use (default: a system Chromium).")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
@@ -441,6 +455,7 @@ def verify(site: Path, backends: str, require: str, samples: int,
     from converter.manifest import read_manifest
     from converter.tasks.pipeline import read_texts
     from webapp.verify import VerifyOptions, format_report, verify_site
+    from webapp.verify_media import is_picture
 
     chosen = _names(backends)
     required = _names(require)
@@ -454,7 +469,10 @@ def verify(site: Path, backends: str, require: str, samples: int,
                                              rtol, required, watch, sample_inputs=(
                                                  _arrays(sample_inputs, "sample-inputs")
                                                  if sample_inputs else None),
-                                             texts=read_texts(input_file) if input_file else None),
+                                             texts=read_texts(input_file) if input_file
+                                             and not is_picture(input_file) else None,
+                                             pictures=[input_file] if input_file
+                                             and is_picture(input_file) else None),
                          progress=_progress())
     click.echo(format_report(report))
     if json_path is not None:

@@ -40,7 +40,7 @@ from converter.errors import BrowserError, WebmlError
 from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import sample_feeds, site_hints
-from webapp import record, verify_text
+from webapp import record, verify_media, verify_text
 from webapp.browser import error_line, launch, page_url, wait_until_ready
 from webapp.serve import running_server
 from webapp.table import text_table
@@ -72,6 +72,7 @@ class VerifyOptions:
     watch_s: float = 5.0  # pages stay watched this long after the last check
     sample_inputs: dict[str, np.ndarray] | None = None  # the user's own samples, instead
     texts: list[str] | None = None  # --input: raw texts, for a site with a text pipeline
+    pictures: list[Path] | None = None  # --input: pictures, for a detection site
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     manifest = read_manifest(site)
     samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
     texts, text_note = verify_text.references(manifest, site, options.texts)
+    pictures, picture_note = verify_media.references(manifest, site, options.pictures)
     results = []
     watched: list[tuple[Any, _Recorder]] = []
     with running_server(site) as url, sync_playwright() as playwright:
@@ -268,7 +270,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
             for number, backend in enumerate(options.backends, 1):
                 say(f"checking {backend} ({number} of {len(options.backends)})")
                 results.append(_check_backend(browser, url, backend, manifest, samples, options,
-                                              watched, tuple(texts)))
+                                              watched, tuple(texts), tuple(pictures)))
                 say(f"{backend}: {results[-1].status}")
             if watched and options.watch_s > 0:
                 say(f"watching the pages for {options.watch_s:g} s more")
@@ -281,7 +283,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     requests = [r for _, recorder in watched for r in recorder.finished_requests()]
     violations = [v for _, recorder in watched for v in recorder.violations]
     events = [e for _, recorder in watched for e in recorder.events]
-    notes = tuple(n for n in (native_note, text_note) if n)
+    notes = tuple(n for n in (native_note, text_note, picture_note) if n)
     return VerifyReport(site, tuple(results), tuple(requests), tuple(violations),
                         options.require, notes, tuple(events), changed,
                         record.record_sha256(site))
@@ -318,7 +320,8 @@ def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.nda
 def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
                    samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
                    options: VerifyOptions, watched: list[tuple[Any, _Recorder]],
-                   texts: tuple[verify_text.TextReference, ...] = ()) -> BackendResult:
+                   texts: tuple[verify_text.TextReference, ...] = (),
+                   pictures: tuple[verify_media.PictureReference, ...] = ()) -> BackendResult:
     """Check one backend; its page is left open, in ``watched``, for verify_site to close."""
     shipped = manifest.vendor.backends if manifest.vendor else ()
     if backend != "auto" and backend not in shipped:
@@ -336,7 +339,8 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
     try:
         ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),
                                  options.timeout_s, tries)
-        return _run_page(page, ready, backend, manifest, samples, options, recorder, texts)
+        return _run_page(page, ready, backend, manifest, samples, options, recorder, texts,
+                         pictures)
     except Exception as exc:  # Playwright's Error and TimeoutError
         unavailable = _evaluate_quietly(page, "() => window.webml?.state?.unavailable === true")
         return BackendResult(backend, None, "unavailable" if unavailable else "error",
@@ -346,7 +350,8 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
 def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest,
               samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
               options: VerifyOptions, recorder: _Recorder,
-              texts: tuple[verify_text.TextReference, ...] = ()) -> BackendResult:
+              texts: tuple[verify_text.TextReference, ...] = (),
+              pictures: tuple[verify_media.PictureReference, ...] = ()) -> BackendResult:
     run = page.evaluate("(n) => window.webml.runGolden(n)", options.repeats)
     atol = options.atol if options.atol is not None else manifest.golden.atol
     rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
@@ -361,6 +366,12 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
         got = page.evaluate("(t) => window.webml.runText(t)", reference.text)
         want, scores, problem = verify_text.compare(reference, got, manifest.outputs[0].name,
                                                     atol)
+        checks.append((want, scores))
+        differs += [problem] if problem else []
+    # --input photo.png: the picture through the page's file input; boxes matched by IoU.
+    for picture in pictures:
+        want, scores, problem = verify_media.compare(
+            picture, verify_media.run_picture(page, picture, options.timeout_s))
         checks.append((want, scores))
         differs += [problem] if problem else []
     driven, silent = drive_inputs(page, options.timeout_s)

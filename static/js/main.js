@@ -91,6 +91,29 @@ async function showText(value, widget) {
   revealOutput();
 }
 
+/** Run a picture through the site's detector (widgets/detection.js) and show the boxes. */
+async function showDetections(picture, name, widget) {
+  try {
+    const began = performance.now();
+    const result = await widget.answer(api.manifest, picture, (feeds) => api.session.run(feeds));
+    const ms = performance.now() - began;
+    // The detections too: what `webml verify --input photo.png` compares with Python's.
+    api.last = {
+      picture: name,
+      inputs: Object.fromEntries(Object.entries(result.feeds).map(([k, t]) => [k, encodeArray(t)])),
+      outputs: plain(result.outputs),
+      detections: result.detections,
+    };
+    $('output-panel').hidden = false;
+    $('timing').textContent = `${ms.toFixed(1)} ms on ${api.session.backend}`;
+    widget.render(api.manifest, result, picture, name, $('output'));
+  } catch (error) {
+    $('output-panel').hidden = false;
+    $('output').textContent = `Error: ${error.message}`;
+  }
+  revealOutput();
+}
+
 /** Time the golden input: `warmup` untimed runs, then `runs` timed ones, for `webml bench`. */
 async function bench({ warmup = 3, runs = 20 } = {}) {
   const { inputs } = golden(api.manifest);
@@ -238,9 +261,11 @@ async function boot() {
   showBackendChoice(manifest, result.session.backend);
 
   const text = manifest.pipeline;  // a text site: a text box instead of the tensor editor
-  const widget = await (text ? import('./widgets/text.js') : manifest.features ? import('./widgets/form.js')
+  const detector = manifest.detection;  // a detector: boxes drawn on a picture
+  const widget = await (text ? import('./widgets/text.js') : detector ? import('./widgets/detection.js') : manifest.features ? import('./widgets/form.js')
     : manifest.preprocess?.kind === 'image' ? import('./widgets/image.js') : import('./widgets/tensor.js'));
-  widget.mount($('input-widget'), manifest, text ? (t) => showText(t, widget) : show);
+  widget.mount($('input-widget'), manifest, text ? (t) => showText(t, widget)
+    : detector ? (picture, name) => showDetections(picture, name, widget) : show);
   $('run-sample').addEventListener('click', () => (text ? showText(text.sampleText, widget) : show(golden(manifest).inputs)));
   $('input-panel').hidden = false;
   // From here on the page must make no request at all: `webml verify` checks.
