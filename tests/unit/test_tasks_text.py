@@ -341,3 +341,26 @@ def test_single_file_refuses_a_text_site_and_writes_nothing(tmp_path: Path) -> N
     with pytest.raises(BuildError, match="--single-file does not carry a text model's tokenizer"):
         build_site(out, tmp_path / "page.html", BuildOptions(single_file=True))
     assert not (tmp_path / "page.html").exists()
+
+
+@needs_node
+def test_left_truncation_and_padding_to_a_multiple_match_the_python_library(
+        tmp_path: Path) -> None:
+    file = text_models.byte_level_bpe(tmp_path / "tokenizer.json")
+    raw = json.loads(file.read_text(encoding="utf-8"))
+    raw["truncation"]["direction"] = "Left"
+    raw["padding"] = {"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": 8,
+                      "pad_id": 0, "pad_type_id": 0, "pad_token": "<pad>"}
+    file.write_text(json.dumps(raw), encoding="utf-8")
+    stage = tokenize.stage_for(file, INPUTS)
+    assert (stage.direction, stage.pad_multiple_of, stage.pad_direction) == ("left", 8, "left")
+    reference = tokenize.load(stage, tmp_path)
+    texts = [*HARD, "Hi there.", "ok"]  # short ones: byte-level BPE cuts most of HARD at 16
+    want = [tokenize.encode(reference, t) for t in texts]
+    got = _page_encodings(tmp_path, stage, file, texts)
+    for text_, a, b in zip(texts, want, got, strict=True):
+        assert (b["ids"], b["mask"], b["truncated"]) == (a.ids, a.mask, a.truncated), text_
+        assert len(a.ids) % 8 == 0, text_
+    long = want[HARD.index(" ".join(text_models.SENTENCES) * 3)]
+    assert long.truncated and long.mask[0] == 1  # cut on the left: no room left for padding
+    assert want[-1].mask[0] == 0 and want[-1].mask[-1] == 1  # padded on the left
