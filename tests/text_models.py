@@ -216,3 +216,31 @@ def token_classifier(path: Path, tokenizer_json: Path,
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def classic_bpe(path: Path, max_length: int = 16) -> Path:
+    """A character-level BPE tokenizer.json (CLIP/GPT-1 style): NFC and lower case, the
+    Whitespace pre-tokenizer (\\w+|[^\\w\\s]+, Unicode), an end-of-word suffix, <s> x </s>."""
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix="</w>"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.decoder = decoders.BPEDecoder(suffix="</w>")
+    tok.train_from_iterator(SENTENCES, trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<pad>", "<unk>", "<s>", "</s>"],
+        end_of_word_suffix="</w>"))
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", tok.token_to_id("<s>")),
+                                              ("</s>", tok.token_to_id("</s>"))])
+    tok.enable_truncation(max_length)
+    tok.save(str(path))
+    return path

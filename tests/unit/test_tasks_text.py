@@ -73,8 +73,8 @@ def _page_encodings(tmp_path: Path, stage: tokenize.TokenizeStage, file: Path,
 
 @needs_node
 @pytest.mark.parametrize("make", [text_models.wordpiece, text_models.byte_level_bpe,
-                                  text_models.unigram],
-                         ids=["wordpiece", "byte-level-bpe", "unigram"])
+                                  text_models.classic_bpe, text_models.unigram],
+                         ids=["wordpiece", "byte-level-bpe", "classic-bpe", "unigram"])
 @pytest.mark.parametrize("fixed", [None, 24], ids=["dynamic", "padded-to-24"])
 def test_js_tokenize_stage_matches_the_python_library(tmp_path: Path, make, fixed) -> None:
     file = make(tmp_path / "tokenizer.json")

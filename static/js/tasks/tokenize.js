@@ -4,9 +4,26 @@
 // reads tokenizer.json's normalizer, pre-tokenizer, model and post-processor
 // but leaves truncation and padding to its caller.
 
+// Rust's \w (the tokenizers library's Whitespace pre-tokenizer: \w+|[^\w\s]+) is Unicode.
+const WHITESPACE_SPLIT = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}\s]+/gu;
+
+/**
+ * @huggingface/tokenizers 0.2.0's Whitespace pre-tokenizer matches \w without the
+ * `u` flag, ASCII only: "café" became "caf" + "é", unlike the Python library.
+ * Give each Whitespace pre-tokenizer (alone or in a Sequence) the Unicode split.
+ */
+function unicodeWhitespace(pre, config) {
+  if (!pre || !config) return;
+  if (config.type === 'Whitespace') pre.pre_tokenize_text = (text) => text.match(WHITESPACE_SPLIT) || [];
+  if (config.type === 'Sequence') (config.pretokenizers ?? []).forEach((c, i) => unicodeWhitespace(pre.tokenizers?.[i], c));
+}
+
 /** A tokenizer from tokenizer.json's bytes, with the library's Tokenizer class. */
 export function makeTokenizer(Tokenizer, bytes) {
-  return new Tokenizer(JSON.parse(new TextDecoder().decode(bytes)), {});
+  const json = JSON.parse(new TextDecoder().decode(bytes));
+  const tokenizer = new Tokenizer(json, {});
+  unicodeWhitespace(tokenizer.pre_tokenizer, json.pre_tokenizer);
+  return tokenizer;
 }
 
 /**
