@@ -244,3 +244,23 @@ def classic_bpe(path: Path, max_length: int = 16) -> Path:
     tok.enable_truncation(max_length)
     tok.save(str(path))
     return path
+
+
+def wordpiece_punctuation(path: Path, max_length: int = 16) -> Path:
+    """WordPiece after NFKC, lower case and accents stripped, split on whitespace, then each
+    punctuation character alone, then each digit alone."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(),
+                                           normalizers.NFD(), normalizers.StripAccents()])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation(),
+        pre_tokenizers.Digits(individual_digits=True)])
+    tok.train_from_iterator(SENTENCES, trainers.WordPieceTrainer(
+        vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tok.enable_truncation(max_length)
+    tok.save(str(path))
+    return path

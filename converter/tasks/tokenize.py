@@ -20,6 +20,23 @@ from converter.errors import UnsupportedModelError
 from converter.spec import TensorSpec
 
 TOKENIZER_FILE = "tokenizer.json"
+# What the page's tokenizer, @huggingface/tokenizers 0.2.0, can read (its create_* tables).
+PAGE_READS = {
+    "normalizer": ("BertNormalizer", "Precompiled", "Sequence", "Replace", "NFC", "NFD", "NFKC",
+                   "NFKD", "Strip", "StripAccents", "Lowercase", "Prepend"),
+    "pre_tokenizer": ("BertPreTokenizer", "Sequence", "Whitespace", "WhitespaceSplit",
+                      "Metaspace", "ByteLevel", "Split", "Punctuation", "Digits", "Replace",
+                      "FixedLength"),
+    "post_processor": ("TemplateProcessing", "ByteLevel", "BertProcessing", "RobertaProcessing",
+                       "Sequence"),
+    "decoder": ("ByteLevel", "WordPiece", "Metaspace", "BPEDecoder", "CTC", "Sequence",
+                "Replace", "Fuse", "Strip", "ByteFallback"),
+    "model": ("WordPiece", "Unigram", "BPE"),
+}
+_SEQUENCES = {"normalizer": "normalizers", "pre_tokenizer": "pretokenizers",
+              "post_processor": "processors", "decoder": "decoders"}
+# Split behaviours it follows (others it treats as Isolated); Punctuation: static/js/tasks.
+_BEHAVIOURS = {"Split": ("Isolated", "Removed"), "Punctuation": ("Isolated", "Contiguous")}
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,30 @@ def read_tokenizer(path: Path) -> Any:
                                     ) from exc
 
 
+def check_page_reads(raw: dict[str, Any]) -> None:
+    """Refuse a tokenizer.json with a part the page's tokenizer cannot run as Python does."""
+    def walk(kind: str, part: Any) -> None:
+        if not isinstance(part, dict):
+            return
+        name = part.get("type")
+        if name not in PAGE_READS[kind]:
+            raise UnsupportedModelError(
+                f"the page's tokenizer (@huggingface/tokenizers 0.2.0) cannot run this "
+                f"tokenizer.json's {kind.replace('_', '-')} {name}",
+                f"it runs: {', '.join(PAGE_READS[kind])}")
+        behaviour = part.get("behavior", "Isolated")
+        if name in _BEHAVIOURS and not part.get("invert") and behaviour not in _BEHAVIOURS[name]:
+            raise UnsupportedModelError(
+                f"the page's tokenizer cannot split as this tokenizer.json's {name} "
+                f"pre-tokenizer does (behavior {behaviour})",
+                f"it follows the behaviors {', '.join(_BEHAVIOURS[name])}")
+        for item in part.get(_SEQUENCES.get(kind, ""), None) or ():
+            walk(kind, item)
+
+    for kind in PAGE_READS:
+        walk(kind, raw.get(kind))
+
+
 def stage_for(tokenizer_path: Path, inputs: tuple[TensorSpec, ...]) -> TokenizeStage:
     """The tokenize stage for a model's inputs, with tokenizer.json's truncation and padding.
 
@@ -103,6 +144,7 @@ def stage_for(tokenizer_path: Path, inputs: tuple[TensorSpec, ...]) -> TokenizeS
     """
     read_tokenizer(tokenizer_path)  # refuse a bad file in one line before reading it raw
     raw = json.loads(tokenizer_path.read_text(encoding="utf-8"))
+    check_page_reads(raw)
     ints = [t for t in inputs if np.dtype(t.dtype).kind in "iu"]
     ids = next((t for t in ints if t.name == "input_ids"), ints[0] if len(ints) == 1 else None)
     if ids is None:

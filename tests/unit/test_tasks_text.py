@@ -40,6 +40,7 @@ HARD = [
     " ".join(text_models.SENTENCES) * 3,
     "",
     "[CLS] looks special, <|endoftext|> too",
+    "Prices: 1234.56 € and ２０２４年; don't STOP—it's O'Neil's 3rd!!",
 ]
 INPUTS = (TensorSpec("input_ids", "int64", (None, None)),
           TensorSpec("attention_mask", "int64", (None, None)))
@@ -73,8 +74,10 @@ def _page_encodings(tmp_path: Path, stage: tokenize.TokenizeStage, file: Path,
 
 @needs_node
 @pytest.mark.parametrize("make", [text_models.wordpiece, text_models.byte_level_bpe,
-                                  text_models.classic_bpe, text_models.unigram],
-                         ids=["wordpiece", "byte-level-bpe", "classic-bpe", "unigram"])
+                                  text_models.classic_bpe, text_models.unigram,
+                                  text_models.wordpiece_punctuation],
+                         ids=["wordpiece", "byte-level-bpe", "classic-bpe", "unigram",
+                              "wordpiece-punctuation-digits"])
 @pytest.mark.parametrize("fixed", [None, 24], ids=["dynamic", "padded-to-24"])
 def test_js_tokenize_stage_matches_the_python_library(tmp_path: Path, make, fixed) -> None:
     file = make(tmp_path / "tokenizer.json")
@@ -364,3 +367,24 @@ def test_left_truncation_and_padding_to_a_multiple_match_the_python_library(
     long = want[HARD.index(" ".join(text_models.SENTENCES) * 3)]
     assert long.truncated and long.mask[0] == 1  # cut on the left: no room left for padding
     assert want[-1].mask[0] == 0 and want[-1].mask[-1] == 1  # padded on the left
+
+
+def test_a_tokenizer_the_page_cannot_run_is_refused_at_convert(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    tok.save(str(tmp_path / "wordlevel.json"))
+    with pytest.raises(UnsupportedModelError, match="cannot run this tokenizer.json's model "
+                                                    "WordLevel"):
+        tokenize.stage_for(tmp_path / "wordlevel.json", INPUTS)
+    file = text_models.wordpiece(tmp_path / "tokenizer.json")
+    tok = Tokenizer.from_file(str(file))
+    tok.pre_tokenizer = pre_tokenizers.UnicodeScripts()
+    tok.save(str(tmp_path / "scripts.json"))
+    with pytest.raises(UnsupportedModelError, match="pre-tokenizer UnicodeScripts"):
+        tokenize.stage_for(tmp_path / "scripts.json", INPUTS)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("merged_with_next")])
+    tok.save(str(tmp_path / "merged.json"))
+    with pytest.raises(UnsupportedModelError, match="behavior MergedWithNext"):
+        tokenize.stage_for(tmp_path / "merged.json", INPUTS)

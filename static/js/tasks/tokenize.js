@@ -6,23 +6,32 @@
 
 // Rust's \w (the tokenizers library's Whitespace pre-tokenizer: \w+|[^\w\s]+) is Unicode.
 const WHITESPACE_SPLIT = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}\s]+/gu;
+// The Python library's Punctuation, isolated (its default): each punctuation character alone.
+const PUNCTUATION = '\\p{P}\\u0021-\\u002F\\u003A-\\u0040\\u005B-\\u0060\\u007B-\\u007E';
+const PUNCTUATION_ISOLATED = new RegExp(`[^${PUNCTUATION}]+|[${PUNCTUATION}]`, 'gu');
 
 /**
- * @huggingface/tokenizers 0.2.0's Whitespace pre-tokenizer matches \w without the
- * `u` flag, ASCII only: "café" became "caf" + "é", unlike the Python library.
- * Give each Whitespace pre-tokenizer (alone or in a Sequence) the Unicode split.
+ * Where @huggingface/tokenizers 0.2.0 splits otherwise than the Python library,
+ * give its pre-tokenizers (alone or in a Sequence) the Python library's split:
+ * its Whitespace matches \w without the `u` flag, ASCII only ("café" became
+ * "caf" + "é"); its Punctuation keeps a run of punctuation together ("<|"),
+ * where the default behaviour isolates each character. (Behaviours it cannot
+ * follow at all are refused at convert: converter/tasks/tokenize.py.)
  */
-function unicodeWhitespace(pre, config) {
+function pythonSplits(pre, config) {
   if (!pre || !config) return;
   if (config.type === 'Whitespace') pre.pre_tokenize_text = (text) => text.match(WHITESPACE_SPLIT) || [];
-  if (config.type === 'Sequence') (config.pretokenizers ?? []).forEach((c, i) => unicodeWhitespace(pre.tokenizers?.[i], c));
+  if (config.type === 'Punctuation' && (config.behavior ?? 'Isolated') === 'Isolated') {
+    pre.pre_tokenize_text = (text) => text.match(PUNCTUATION_ISOLATED) || [];
+  }
+  if (config.type === 'Sequence') (config.pretokenizers ?? []).forEach((c, i) => pythonSplits(pre.tokenizers?.[i], c));
 }
 
 /** A tokenizer from tokenizer.json's bytes, with the library's Tokenizer class. */
 export function makeTokenizer(Tokenizer, bytes) {
   const json = JSON.parse(new TextDecoder().decode(bytes));
   const tokenizer = new Tokenizer(json, {});
-  unicodeWhitespace(tokenizer.pre_tokenizer, json.pre_tokenizer);
+  pythonSplits(tokenizer.pre_tokenizer, json.pre_tokenizer);
   return tokenizer;
 }
 
