@@ -132,7 +132,7 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
     runtime = runtimes.RUNTIMES[manifest.runtime]
     say("copying the page")
     shutil.copytree(static_root(), stage, dirs_exist_ok=True)
-    say(f"copying {len(manifest.files)} model files")
+    say(f"copying {len(manifest.files)} model file{'' if len(manifest.files) == 1 else 's'}")
     folder = model_folder(manifest)
     model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
     # After the copy, which checked every file against its sha256.

@@ -35,11 +35,13 @@ def one_file_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_one_model_file_is_said_in_the_singular(one_file_onnx: Path, tmp_path: Path) -> None:
-    """'wrote 1 model file', not 'wrote 1 model files'."""
+    """'wrote 1 model file', not 'wrote 1 model files' (and build's 'copying 1 model file')."""
     said: list[str] = []
     result = convert_model(one_file_onnx, tmp_path / "out", progress=said.append)
     assert len(result.manifest.files) == 1
     assert "wrote 1 model file and webml.json" in said
+    build_site(result.out_dir, tmp_path / "site", progress=said.append)
+    assert "copying 1 model file" in said
 
 
 def test_build_on_a_convert_all_folder_names_the_subfolder(tiny_onnx: Path,
