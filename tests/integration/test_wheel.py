@@ -71,6 +71,30 @@ def _run(command: list[str], cwd: Path, timeout: float = 600) -> str:
     return done.stdout
 
 
+def test_wheel_build_refuses_a_runtime_file_that_is_not_pinned(tmp_path: Path) -> None:
+    """The build hook checks each file against webapp/runtimes.py: a changed one stops the wheel."""
+    from webapp import runtimes
+
+    modules = tmp_path / "node_modules"
+    files = runtimes.all_files()
+    for file in files:
+        target = modules / file.package / file.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(runtimes.node_modules() / file.package / file.path)
+    tampered = modules / files[0].package / files[0].path
+    data = bytearray(tampered.read_bytes())
+    data[len(data) // 2] ^= 0x20
+    tampered.unlink()
+    tampered.write_bytes(bytes(data))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"),
+                           str(ROOT)], env={**_env(), "WEBML_NODE_MODULES": str(modules)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert f"{files[0].package}/{files[0].path} has sha256" in done.stdout + done.stderr
+    assert not list((tmp_path / "dist").glob("*.whl"))
+
+
 def test_cli_convert_build_serve_verify(installed: Path, user_folder: Path,
                                         keras_files: dict[str, Path]) -> None:
     """The issue's session: convert a .keras file, build, serve and verify, all from the wheel."""
