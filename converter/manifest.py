@@ -21,6 +21,7 @@ from converter.errors import ManifestError
 from converter.quantize import QuantizationReport
 from converter.spec import TensorSpec
 from converter.tasks import TextPipeline
+from converter.tasks.audio import AudioPipeline
 from converter.tasks.detection import DetectionPipeline
 
 SCHEMA_VERSION = 1
@@ -248,6 +249,8 @@ class Manifest:
     pipeline: TextPipeline | None = None
     # A detector's stages (resize, decode the head, NMS): see converter.tasks.detection.
     detection: DetectionPipeline | None = None
+    # An audio model's stages (mono, resample, frames, the state loop): converter.tasks.audio.
+    audio: AudioPipeline | None = None
     # The page's heading and the line under it (`build --title/--description`).
     title: str | None = None
     description: str | None = None
@@ -283,6 +286,7 @@ class Manifest:
             "description": self.description,
             "pipeline": self.pipeline.to_json() if self.pipeline else None,
             "detection": self.detection.to_json() if self.detection else None,
+            "audio": self.audio.to_json() if self.audio else None,
             "quantization": self.quantization.to_json() if self.quantization else None,
             "evaluation": self.evaluation.to_json() if self.evaluation else None,
             "golden": self.golden.to_json(),
@@ -330,6 +334,7 @@ class Manifest:
                           if data.get("pipeline") else None),
                 detection=(DetectionPipeline.from_json(data["detection"])
                            if data.get("detection") else None),
+                audio=AudioPipeline.from_json(data["audio"]) if data.get("audio") else None,
                 title=_optional_text(data, "title"),
                 description=_optional_text(data, "description"),
             )

@@ -23,7 +23,7 @@ from converter.parity import ParityReport, compare_outputs
 from converter.quantize import QuantizationReport, calibration_samples
 from converter.spec import TensorSpec
 from converter.targets import DEFAULT_TARGET, TargetOptions, WebModel, get_target
-from converter.tasks import TEXT_TASKS, detection, text_hint
+from converter.tasks import TEXT_TASKS, audio, detection, text_hint
 from converter.tasks import pipeline as text
 
 Progress = Callable[[str], None]
@@ -57,6 +57,13 @@ class ConvertOptions:
     score_threshold: float | None = None
     iou_threshold: float | None = None
     resize: str | None = None  # "letterbox" (default) or "stretch"
+    # --task voice-activity / audio-classification (converter.tasks.audio): the model's
+    # rate, samples per frame and hop, state pairs (IN, OUT) and constant inputs (NAME, VALUE).
+    sample_rate: int | None = None
+    frame: int | None = None
+    hop: int | None = None
+    states: tuple[tuple[str, str], ...] = ()
+    constants: tuple[tuple[str, str], ...] = ()
     features: tuple[Feature, ...] | None = None  # names (and ranges) of a tabular input
     image: bool | None = None  # treat the input as a picture; None: when it looks like one
     image_scale: float = 1 / 255
@@ -130,6 +137,11 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                                            fixed_length=target_name == "tfjs")
                               if is_text and options.tokenizer else (None, None))
     shapes = {n: v.shape for n, v in (text_feeds or {}).items()} | dict(options.input_shapes)
+    sound = _audio(loaded, options, say)
+    if sound is not None:  # one frame of audio, one clip's state
+        shapes = {sound.input: (options.batch, sound.frame)} | {
+            i: audio.state_shape(s) for s in loaded.spec.inputs for i, _ in sound.states
+            if s.name == i} | shapes
     quantize.check_mode(target_name, options.quantize,
                         calibrated=options.calibration is not None)
     out = Path(out_dir)
@@ -154,6 +166,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                  if options.sample_inputs is not None else
                  reference.golden_inputs(web.feed_specs(), seed=options.seed,
                                          features=options.features, hints=hints))
+        if sound is not None and options.sample_inputs is None:
+            feeds = feeds | sound.constants  # the golden run at the model's own rate
         check = None
         report = None
         native: NativeModel | None = None
@@ -192,10 +206,11 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
         # A token classifier's labels are its tags, which the pipeline checks (text.finish).
         # A token classifier's tags and a detector's classes are checked by their stages.
         task = _task(web, golden.outputs,
-                     None if options.task in ("token-classification", "detection")
-                     else options.labels,
+                     None if options.task in ("token-classification", "detection",
+                                              *audio.AUDIO_TASKS) else options.labels,
                      {"text-classification": "classification", "text-embedding": "generic",
-                      "token-classification": "generic", "detection": "generic"
+                      "token-classification": "generic", "detection": "generic",
+                      **dict.fromkeys(audio.AUDIO_TASKS, "generic")
                       }.get(options.task or "", options.task))
         detector = _detection(web, golden.outputs, options, say)
         pipeline = None
@@ -246,6 +261,7 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             provenance=_provenance(loaded),
             pipeline=pipeline,
             detection=detector,
+            audio=audio.finish(sound, golden.outputs) if sound is not None else None,
         )
         write_manifest(manifest, stage)
         count = len(manifest.files)
@@ -445,6 +461,22 @@ def _task(web: WebModel, outputs: dict[str, np.ndarray],
     looks_softmax = (classes > 1 and bool(np.all(values >= 0))
                      and bool(np.allclose(values.sum(axis=-1), 1.0, atol=1e-3)))
     return "classification" if looks_softmax else "generic"
+
+
+def _audio(loaded: LoadedModel, options: ConvertOptions, say: Progress
+           ) -> audio.AudioPipeline | None:
+    """An audio model's pipeline (--task voice-activity/audio-classification); else None,
+    with a note when the inputs look like streaming audio."""
+    audio.check_options(options.task, options.sample_rate, options.frame, options.hop,
+                        options.states, options.constants)
+    if options.task not in audio.AUDIO_TASKS:
+        if options.task is None and (hint := audio.audio_hint(loaded.spec.inputs,
+                                                              loaded.spec.outputs)):
+            say(f"note: {hint}")
+        return None
+    return audio.prepare(options.task, loaded.spec.inputs, loaded.spec.outputs,
+                         options.sample_rate, options.frame, options.hop, options.states,
+                         options.constants)
 
 
 def _detection(web: WebModel, outputs: dict[str, np.ndarray], options: ConvertOptions,

@@ -70,3 +70,64 @@ def squares_picture(path: Path) -> tuple[Path, list[dict]]:
     Image.fromarray(rgb).save(path)
     return path, [{"box": [20.0, 16.0, 36.0, 32.0], "class": 0, "label": "red"},
                   {"box": [40.0, 4.0, 56.0, 20.0], "class": 1, "label": "green"}]
+
+
+VAD_RATE = 16000
+VAD_FRAME = 512
+
+
+def vad(path: Path) -> Path:
+    """A streaming voice-activity model of known behaviour: input ``audio [1, ?]``,
+    ``state [1, 1]``, int64 scalar ``sr``; ``stateN = state / 2 + energy * sr / 16000``
+    (energy: the frame's mean square), ``prob [1, 1] = sigmoid(200 (stateN - 0.01))``.
+    A 0.5-amplitude tone (energy 0.125) is speech at once; silence is not, two frames on.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def const(name: str, value: float) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+    nodes = [
+        helper.make_node("Mul", ["audio", "audio"], ["square"]),
+        helper.make_node("ReduceMean", ["square"], ["energy"], axes=[1], keepdims=1),
+        helper.make_node("Cast", ["sr"], ["rate"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["rate", "base"], ["per_base"]),
+        helper.make_node("Mul", ["energy", "per_base"], ["scaled"]),
+        helper.make_node("Mul", ["state", "half"], ["kept"]),
+        helper.make_node("Add", ["kept", "scaled"], ["stateN"]),
+        helper.make_node("Sub", ["stateN", "floor"], ["above"]),
+        helper.make_node("Mul", ["above", "gain"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["prob"]),
+    ]
+    graph = helper.make_graph(nodes, "vad", [
+        helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, None]),
+        helper.make_tensor_value_info("state", TensorProto.FLOAT, [1, 1]),
+        helper.make_tensor_value_info("sr", TensorProto.INT64, [])], [
+        helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1]),
+        helper.make_tensor_value_info("stateN", TensorProto.FLOAT, [1, 1])],
+        [const("base", 16000.0), const("half", 0.5), const("floor", 0.01), const("gain", 200.0)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def tone_wav(path: Path, rate: int = 22050, channels: int = 2) -> tuple[Path, list[tuple[float,
+                                                                                          float]]]:
+    """A 16-bit WAV (``rate`` Hz, ``channels``): 0.4 s of silence, 0.5 s of a 440 Hz tone at
+    amplitude 0.5 (the right channel at 0.4, so the mono mix matters), 0.4 s of silence;
+    and roughly where the speech segment lies (seconds)."""
+    import wave
+
+    t = np.arange(int(rate * 1.3)) / rate
+    on = (t >= 0.4) & (t < 0.9)
+    left = np.where(on, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0)
+    both = np.stack([left, left * 0.8][:channels], axis=1)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(np.round(both * 32767).astype("<i2").tobytes())
+    return path, [(0.4, 0.9)]

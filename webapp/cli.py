@@ -92,12 +92,15 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      "regression: one name per output value)."),
         click.option("--task", type=click.Choice(["classification", "regression", "generic",
                                                   "text-classification", "text-embedding",
-                                                  "token-classification", "detection"]),
+                                                  "token-classification", "detection",
+                                                  "voice-activity", "audio-classification"]),
                      default=None, help="What the output means (default: classification for a "
                      "softmax output or when labels are given, else generic). "
                      "text-classification, text-embedding, token-classification (--labels: "
                      "the tags, BIO): the page takes text, tokenized by --tokenizer. "
-                     "detection: the page draws boxes on a picture (--labels: the classes)."),
+                     "detection: the page draws boxes on a picture (--labels: the classes). "
+                     "voice-activity, audio-classification: the page takes a sound file "
+                     "(--sample-rate, --frame)."),
         click.option("--tokenizer", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="The model's Hugging Face tokenizer.json, for a text "
                      "task: copied into the site; the page tokenizes in the browser."),
@@ -113,6 +116,20 @@ def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--resize", type=click.Choice(["letterbox", "stretch"]), default=None,
                      help="detection: how a picture becomes the model's input: letterbox "
                           "(scaled to fit, centred on grey; default) or stretch."),
+        click.option("--sample-rate", type=int, default=None,
+                     help="Audio tasks: the model's sample rate in Hz; a sound file is mixed "
+                          "to mono and resampled to it (linear interpolation), in the page as "
+                          "in Python."),
+        click.option("--frame", type=int, default=None,
+                     help="Audio tasks: samples per window the model takes."),
+        click.option("--hop", type=int, default=None,
+                     help="Audio tasks: samples from one window to the next. Default: --frame."),
+        click.option("--state", "states", multiple=True, metavar="IN=OUT",
+                     help="Audio tasks: a streaming model's state: output OUT of one frame is "
+                          "input IN of the next, zeros at the start (repeatable)."),
+        click.option("--constant", "constants", multiple=True, metavar="NAME=VALUE",
+                     help="Audio tasks: an input fed the same number every frame, e.g. "
+                          "sr=16000 (repeatable)."),
         click.option("--features", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="JSON list of the input's column names (or of "
                      "{name, min, max, default}): the page shows a form."),
@@ -184,7 +201,9 @@ def _make_convert_options(target: str | None, batch: int | None,
                           labels: Path | None,
                           task: str | None, tokenizer: Path | None, pooling: str | None,
                           score_threshold: float | None, iou_threshold: float | None,
-                          resize: str | None, features: Path | None,
+                          resize: str | None, sample_rate: int | None, frame: int | None,
+                          hop: int | None, states: tuple[str, ...], constants: tuple[str, ...],
+                          features: Path | None,
                           image: bool | None,
                           scale: float | None, mean: str | None, std: str | None,
                           invert: bool, quantize: str | None, quantize_weights: str | None,
@@ -194,11 +213,15 @@ def _make_convert_options(target: str | None, batch: int | None,
                           rtol: float | None) -> Any:
     from converter.manifest import read_features
     from converter.pipeline import ConvertOptions
+    from converter.tasks.audio import parse_pairs
 
     given: dict[str, Any] = {"target": target, "batch": batch, "task": task, "image": image,
                              "tokenizer": tokenizer, "pooling": pooling,
                              "score_threshold": score_threshold, "iou_threshold": iou_threshold,
-                             "resize": resize,
+                             "resize": resize, "sample_rate": sample_rate, "frame": frame,
+                             "hop": hop,
+                             "states": parse_pairs(states, "--state") or None,
+                             "constants": parse_pairs(constants, "--constant") or None,
                              "input_shapes": _shapes(input_shapes) or None,
                              "shard_bytes": int(shard_size * 1e6) if shard_size else None,
                              "quantize": quantize, "max_accuracy_drop": max_accuracy_drop,
@@ -431,7 +454,9 @@ def serve(site: Path, host: str, port: int) -> None:
                    "and in Python (tokenizers and the model natively): token ids must be equal, "
                    "scores within the tolerance. A detection site: a picture (.png, .jpg), "
                    "given to the page's file input and found in Python too: each box must "
-                   "have one of its class with IoU >= 0.99, scores within the tolerance.")
+                   "have one of its class with IoU >= 0.99, scores within the tolerance. An "
+                   "audio site: a .wav, decoded, resampled and run frame by frame in the page "
+                   "and in Python: samples, per-frame outputs and segments compared.")
 @click.option("--browser", type=click.Path(path_type=Path), default=None,
               help="Chromium or Chrome binary to use (default: a system Chromium).")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
@@ -455,7 +480,7 @@ def verify(site: Path, backends: str, require: str, samples: int,
     from converter.manifest import read_manifest
     from converter.tasks.pipeline import read_texts
     from webapp.verify import VerifyOptions, format_report, verify_site
-    from webapp.verify_media import is_picture
+    from webapp.verify_media import is_media
 
     chosen = _names(backends)
     required = _names(require)
@@ -470,9 +495,9 @@ def verify(site: Path, backends: str, require: str, samples: int,
                                                  _arrays(sample_inputs, "sample-inputs")
                                                  if sample_inputs else None),
                                              texts=read_texts(input_file) if input_file
-                                             and not is_picture(input_file) else None,
-                                             pictures=[input_file] if input_file
-                                             and is_picture(input_file) else None),
+                                             and not is_media(input_file) else None,
+                                             media=[input_file] if input_file
+                                             and is_media(input_file) else None),
                          progress=_progress())
     click.echo(format_report(report))
     if json_path is not None:

@@ -72,7 +72,7 @@ class VerifyOptions:
     watch_s: float = 5.0  # pages stay watched this long after the last check
     sample_inputs: dict[str, np.ndarray] | None = None  # the user's own samples, instead
     texts: list[str] | None = None  # --input: raw texts, for a site with a text pipeline
-    pictures: list[Path] | None = None  # --input: pictures, for a detection site
+    media: list[Path] | None = None  # --input: a picture or a sound file, for such a site
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     manifest = read_manifest(site)
     samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
     texts, text_note = verify_text.references(manifest, site, options.texts)
-    pictures, picture_note = verify_media.references(manifest, site, options.pictures)
+    media, media_note = verify_media.references(manifest, site, options.media)
     results = []
     watched: list[tuple[Any, _Recorder]] = []
     with running_server(site) as url, sync_playwright() as playwright:
@@ -270,7 +270,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
             for number, backend in enumerate(options.backends, 1):
                 say(f"checking {backend} ({number} of {len(options.backends)})")
                 results.append(_check_backend(browser, url, backend, manifest, samples, options,
-                                              watched, tuple(texts), tuple(pictures)))
+                                              watched, tuple(texts), tuple(media)))
                 say(f"{backend}: {results[-1].status}")
             if watched and options.watch_s > 0:
                 say(f"watching the pages for {options.watch_s:g} s more")
@@ -283,7 +283,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     requests = [r for _, recorder in watched for r in recorder.finished_requests()]
     violations = [v for _, recorder in watched for v in recorder.violations]
     events = [e for _, recorder in watched for e in recorder.events]
-    notes = tuple(n for n in (native_note, text_note, picture_note) if n)
+    notes = tuple(n for n in (native_note, text_note, media_note) if n)
     return VerifyReport(site, tuple(results), tuple(requests), tuple(violations),
                         options.require, notes, tuple(events), changed,
                         record.record_sha256(site))
@@ -321,7 +321,7 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
                    samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
                    options: VerifyOptions, watched: list[tuple[Any, _Recorder]],
                    texts: tuple[verify_text.TextReference, ...] = (),
-                   pictures: tuple[verify_media.PictureReference, ...] = ()) -> BackendResult:
+                   media: tuple[verify_media.Reference, ...] = ()) -> BackendResult:
     """Check one backend; its page is left open, in ``watched``, for verify_site to close."""
     shipped = manifest.vendor.backends if manifest.vendor else ()
     if backend != "auto" and backend not in shipped:
@@ -340,7 +340,7 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
         ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),
                                  options.timeout_s, tries)
         return _run_page(page, ready, backend, manifest, samples, options, recorder, texts,
-                         pictures)
+                         media)
     except Exception as exc:  # Playwright's Error and TimeoutError
         unavailable = _evaluate_quietly(page, "() => window.webml?.state?.unavailable === true")
         return BackendResult(backend, None, "unavailable" if unavailable else "error",
@@ -351,7 +351,7 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
               samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
               options: VerifyOptions, recorder: _Recorder,
               texts: tuple[verify_text.TextReference, ...] = (),
-              pictures: tuple[verify_media.PictureReference, ...] = ()) -> BackendResult:
+              media: tuple[verify_media.Reference, ...] = ()) -> BackendResult:
     run = page.evaluate("(n) => window.webml.runGolden(n)", options.repeats)
     atol = options.atol if options.atol is not None else manifest.golden.atol
     rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
@@ -368,10 +368,10 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
                                                     atol)
         checks.append((want, scores))
         differs += [problem] if problem else []
-    # --input photo.png: the picture through the page's file input; boxes matched by IoU.
-    for picture in pictures:
-        want, scores, problem = verify_media.compare(
-            picture, verify_media.run_picture(page, picture, options.timeout_s))
+    # --input photo.png or clip.wav: through the page's file input (boxes matched by IoU;
+    # a clip's samples, frames and segments).
+    for reference in media:
+        want, scores, problem = verify_media.check(page, reference, options.timeout_s, atol)
         checks.append((want, scores))
         differs += [problem] if problem else []
     driven, silent = drive_inputs(page, options.timeout_s)

@@ -1,4 +1,5 @@
-"""``webml verify --input photo.png``: a picture to the boxes, in the page and in Python.
+"""``webml verify --input photo.png`` or ``clip.wav``: a picture to the boxes, or a sound
+to per-frame answers, in the page and in Python.
 
 For a detection site the page gets the picture through its own file input (the
 detection widget places it in the model's input, runs the model and finds the
@@ -13,6 +14,14 @@ sides feed the very same pixels. Where it is scaled, the page's canvas and
 Pillow resample differently, and the scores may differ by more than the model's
 own tolerance: verify says so, and a picture of the model's size (or a multiple
 that only pads) is the exact check.
+
+For an audio site the page gets the sound through its file input (decoded by
+the browser at the WAV's own rate, mixed, resampled, framed and run with the
+state loop by ``static/js/tasks/audio.js``); Python reads the WAV with the
+``wave`` module and runs :mod:`converter.tasks.audio`. The resampled samples
+must agree within the tolerance (they are equal, float32 for float32, when the
+browser decodes PCM as value / 2^(bits - 1)), each frame's outputs within the
+tolerance, and the segments exactly.
 """
 
 from __future__ import annotations
@@ -25,15 +34,16 @@ import numpy as np
 
 from converter.errors import UnsupportedModelError
 from converter.manifest import ImagePreprocess, Manifest
-from converter.tasks import detection
+from converter.tasks import audio, detection
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+SOUND_SUFFIXES = (".wav",)
 MATCH_IOU = 0.99  # the least overlap of a page's box with Python's to count as the same box
 
 
-def is_picture(path: Path) -> bool:
-    """Whether a --input file is a picture (by its suffix), not a text file."""
-    return path.suffix.lower() in PICTURE_SUFFIXES
+def is_media(path: Path) -> bool:
+    """Whether a --input file is a picture or a sound (by its suffix), not a text file."""
+    return path.suffix.lower() in PICTURE_SUFFIXES + SOUND_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -76,11 +86,96 @@ def to_tensor(placed: np.ndarray, pre: ImagePreprocess, dtype: str) -> np.ndarra
     return values[None].astype(dtype)
 
 
-def references(manifest: Manifest, site: Path, pictures: list[Path] | None
-               ) -> tuple[list[PictureReference], str]:
-    """Python's detections in each picture, with the note verify prints; none without."""
-    if not pictures:
+@dataclass(frozen=True)
+class ClipReference:
+    """One --input sound file and Python's answer for it."""
+
+    path: Path
+    answer: audio.AudioAnswer
+
+
+Reference = PictureReference | ClipReference
+
+
+def references(manifest: Manifest, site: Path, files: list[Path] | None
+               ) -> tuple[list[Reference], str]:
+    """Python's answer for each file, with the note verify prints; none without files."""
+    if not files:
         return [], ""
+    sounds = [f for f in files if f.suffix.lower() in SOUND_SUFFIXES]
+    if sounds:
+        return _clips(manifest, site, files)
+    return _pictures(manifest, site, files)
+
+
+def check(page: Any, reference: Reference, timeout_s: float, atol: float
+          ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
+    """Give the file to the page's own input; (Python's values, the page's, what else differs)."""
+    if isinstance(reference, ClipReference):
+        return compare_clip(reference, run_clip(page, reference, timeout_s), atol)
+    return compare(reference, run_picture(page, reference, timeout_s))
+
+
+def _clips(manifest: Manifest, site: Path, files: list[Path]
+           ) -> tuple[list[Reference], str]:
+    if manifest.audio is None:
+        raise UnsupportedModelError("--input takes a sound file for an audio site, and this "
+                                    "site has no audio pipeline",
+                                    "convert the model with --task voice-activity or "
+                                    "audio-classification")
+    from converter.native import native_for
+
+    native = native_for(manifest, site)
+    found: list[Reference] = []
+    for path in files:
+        channels, rate = audio.read_wav(path)
+        found.append(ClipReference(path, audio.answer(manifest.audio, manifest.inputs, channels,
+                                                      rate, native.run, manifest.labels)))
+    frames = sum(len(r.answer.frames) for r in found if isinstance(r, ClipReference))
+    return found, (f"{len(found)} sound file{'' if len(found) == 1 else 's'} of --input checked "
+                   f"against the wave module and {native.framework} ({frames} frames)")
+
+
+def run_clip(page: Any, reference: ClipReference, timeout_s: float) -> dict[str, Any]:
+    """The page's answer for the sound file, given through its own file input."""
+    page.evaluate("() => { window.webml.last = undefined; }")
+    page.set_input_files("#audio-file", str(reference.path))
+    page.wait_for_function("(name) => window.webml.last?.clip === name",
+                           arg=reference.path.name, polling=100, timeout=timeout_s * 1000)
+    return page.evaluate("() => window.webml.last")
+
+
+def compare_clip(reference: ClipReference, page: dict[str, Any], atol: float
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
+    """(Python's frames, the page's, what differs besides them: samples, segments, labels)."""
+    name = reference.path.name
+    mine = reference.answer
+    samples = np.asarray(page.get("samples") or [], dtype=np.float32)
+    rows = np.asarray(page.get("rows") or [], dtype=np.float64)
+    want = {f"{name} frames": mine.frames}
+    if samples.shape != mine.samples.shape:
+        return want, want, (f"{name}: {samples.size} samples at the model's rate in the page, "
+                            f"{mine.samples.size} in Python")
+    if rows.shape != mine.frames.shape:
+        return want, want, (f"{name}: frames {list(rows.shape)} in the page, "
+                            f"{list(mine.frames.shape)} in Python")
+    problem = ""
+    worst = float(np.max(np.abs(samples - mine.samples), initial=0.0))
+    if worst > atol:
+        problem = f"{name}: the resampled samples differ by up to {worst:.2e}"
+    page_segments = [tuple(s) for s in page.get("segments") or []]
+    if not problem and not np.allclose(page_segments or np.zeros((0, 2)),
+                                       mine.segments or np.zeros((0, 2)), atol=1e-9, rtol=0):
+        problem = f"{name}: segments {page_segments[:3]} in the page, {mine.segments[:3]} in Python"
+    ranked = [item["index"] for item in page.get("labels") or []]
+    theirs = [item["index"] for item in mine.labels]
+    if not problem and ranked != theirs:
+        problem = f"{name}: the page ranks the labels {ranked[:3]}, Python {theirs[:3]}"
+    return want, {f"{name} frames": rows}, problem
+
+
+def _pictures(manifest: Manifest, site: Path, pictures: list[Path]
+              ) -> tuple[list[Reference], str]:
     if manifest.detection is None or manifest.preprocess is None:
         raise UnsupportedModelError("--input takes a picture for a detection site, and this "
                                     "site has no detector",
@@ -89,7 +184,7 @@ def references(manifest: Manifest, site: Path, pictures: list[Path] | None
 
     native = native_for(manifest, site)
     pre, spec, stages = manifest.preprocess, manifest.inputs[0], manifest.detection
-    found = []
+    found: list[Reference] = []
     for path in pictures:
         rgb = read_picture(path)
         placed, where = detection.place(rgb, pre.width, pre.height, stages.resize, stages.fill)
@@ -98,7 +193,7 @@ def references(manifest: Manifest, site: Path, pictures: list[Path] | None
         found.append(PictureReference(
             path, width, height, (where.width, where.height) != (width, height),
             detection.detect(outputs, stages, where, width, height, manifest.labels)))
-    boxes = sum(len(r.detections) for r in found)
+    boxes = sum(len(r.detections) for r in found if isinstance(r, PictureReference))
     return found, (f"{len(found)} picture{'' if len(found) == 1 else 's'} of --input checked "
                    f"against {native.framework} ({boxes} boxes; matched by IoU >= {MATCH_IOU})")
 

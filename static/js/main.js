@@ -114,6 +114,23 @@ async function showDetections(picture, name, widget) {
   revealOutput();
 }
 
+/** Run a sound file through the site's audio pipeline (widgets/audio.js) and show the answer. */
+async function showAudio(bytes, name, widget) {
+  try {
+    const began = performance.now();
+    const result = await widget.answer(api.manifest, bytes, (feeds) => api.session.run(feeds));
+    // What `webml verify --input clip.wav` compares with Python's: samples, frames, segments.
+    api.last = { clip: name, samples: Array.from(result.samples), rows: result.rows, segments: result.segments, labels: result.labels };
+    $('output-panel').hidden = false;
+    $('timing').textContent = `${(performance.now() - began).toFixed(1)} ms on ${api.session.backend}`;
+    widget.render(api.manifest, result, name, $('output'));
+  } catch (error) {
+    $('output-panel').hidden = false;
+    $('output').textContent = `Error: ${error.message}`;
+  }
+  revealOutput();
+}
+
 /** Time the golden input: `warmup` untimed runs, then `runs` timed ones, for `webml bench`. */
 async function bench({ warmup = 3, runs = 20 } = {}) {
   const { inputs } = golden(api.manifest);
@@ -262,10 +279,12 @@ async function boot() {
 
   const text = manifest.pipeline;  // a text site: a text box instead of the tensor editor
   const detector = manifest.detection;  // a detector: boxes drawn on a picture
-  const widget = await (text ? import('./widgets/text.js') : detector ? import('./widgets/detection.js') : manifest.features ? import('./widgets/form.js')
+  const sound = manifest.audio;  // an audio site: a sound file, frame by frame
+  const widget = await (text ? import('./widgets/text.js') : detector ? import('./widgets/detection.js') : sound ? import('./widgets/audio.js') : manifest.features ? import('./widgets/form.js')
     : manifest.preprocess?.kind === 'image' ? import('./widgets/image.js') : import('./widgets/tensor.js'));
   widget.mount($('input-widget'), manifest, text ? (t) => showText(t, widget)
-    : detector ? (picture, name) => showDetections(picture, name, widget) : show);
+    : detector ? (picture, name) => showDetections(picture, name, widget)
+      : sound ? (bytes, name) => showAudio(bytes, name, widget) : show);
   $('run-sample').addEventListener('click', () => (text ? showText(text.sampleText, widget) : show(golden(manifest).inputs)));
   $('input-panel').hidden = false;
   // From here on the page must make no request at all: `webml verify` checks.
