@@ -37,6 +37,9 @@ TFJS_ENTRY = "model.json"
 SHAPE_DTYPES = ("int32", "int64")
 # onnxruntime-web backends that run fixed input shapes only (see targets/onnx.py WEBGL_ENTRY).
 STATIC_BACKENDS = ("webgl",)
+# onnxruntime-web backends that take no string tensors: webgl keeps every tensor in a
+# texture of numbers and has no CPU fallback (wasm and webgpu's CPU kernels take strings).
+NUMERIC_BACKENDS = ("webgl",)
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,14 @@ def inspect_model(source: Path | str, options: InspectOptions = InspectOptions()
     for note in loaded.notes:
         say(f"note: {note}")
     from converter.tasks import text_hint
+    from converter.tasks.audio import audio_hint
+    from converter.tasks.detection import detection_hint
 
-    if (hint := text_hint(loaded.spec.inputs)) is not None:
-        say(f"note: {hint}")
+    # A text, audio or detection model gets a real page with --task: say which.
+    for hint in (text_hint(loaded.spec.inputs), audio_hint(loaded.spec.inputs, loaded.spec.outputs),
+                 detection_hint(loaded.spec.outputs)):
+        if hint is not None:
+            say(f"note: {hint}")
     target = options.target or DEFAULT_TARGET[loaded.format]
     if target not in (*_GRAPH_READERS, "all"):
         raise UnsupportedModelError(f"unknown target {target!r}",
@@ -200,11 +208,21 @@ def _ort_report(entry: Any, variants: dict[str, Any], graph: str, *,
         model = variants.get(backend, entry)
         dynamic = _dynamic_inputs(model) if converted and backend in STATIC_BACKENDS else ()
         limits = (f"dynamic input shapes ({', '.join(dynamic)})",) if dynamic else ()
+        strings = _string_tensors(model) if backend in NUMERIC_BACKENDS else ()
+        limits += (f"string tensors ({', '.join(strings)})",) if strings else ()
         backends.append(dataclasses.replace(
             _split(backend, ops.model_support(model, backend), ops.node_limits(model, backend)),
             limits=limits))
     return GraphReport("onnx", f"onnxruntime-web {ops.ort_version()}", graph, _histogram(counts),
                        tuple(backends), ops.onnx_opsets(entry))
+
+
+def _string_tensors(model: Any) -> tuple[str, ...]:
+    """The graph's inputs and outputs of type string."""
+    import onnx
+
+    return tuple(v.name for v in (*model.graph.input, *model.graph.output)
+                 if v.type.tensor_type.elem_type == onnx.TensorProto.STRING)
 
 
 def _dynamic_inputs(model: Any) -> tuple[str, ...]:

@@ -184,12 +184,6 @@ def _load_onnx(path: Path, fmt: str) -> LoadedModel:
     initializers = {init.name for init in model.graph.initializer}
     inputs = tuple(onnx_tensor_spec(v) for v in model.graph.input if v.name not in initializers)
     outputs = tuple(onnx_tensor_spec(v) for v in model.graph.output)
-    for tensor in (*inputs, *outputs):
-        if tensor.dtype in ("string", "object"):
-            raise UnsupportedModelError(
-                f"the ONNX {'input' if tensor in inputs else 'output'} {tensor.name!r} is a "
-                "string tensor, which onnxruntime-web cannot pass to or from the page",
-                "export a model whose inputs and outputs are numeric tensors")
     return LoadedModel(ModelSpec(inputs, outputs, fmt), model, path,
                        (lowered,) if lowered else ())
 
@@ -227,7 +221,9 @@ def onnx_tensor_spec(value: Any) -> TensorSpec:
             "onnxruntime-web passes tensors only to and from the page",
             "export the model with tensor inputs and outputs (a sequence as one stacked tensor)")
     tensor_type = value.type.tensor_type
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
+    # onnxruntime-web passes a string tensor as a list of strings (numpy's is object).
+    dtype = ("string" if tensor_type.elem_type == onnx.TensorProto.STRING
+             else onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name)
     shape: list[Dim] = []
     for dim in tensor_type.shape.dim:
         if dim.HasField("dim_value"):

@@ -45,8 +45,17 @@ def read_features(path: Path) -> tuple[Feature, ...]:
 
 
 def encode_array(array: np.ndarray) -> dict[str, Any]:
-    """Encode an array exactly: dtype, shape and little-endian bytes in base64."""
+    """Encode an array exactly: dtype, shape and little-endian bytes in base64.
+
+    A string array (numpy's str or object dtype, as onnxruntime returns one) is
+    ``{"dtype": "string", "shape", "strings"}``: its values in C order, as JSON strings.
+    """
     shape = np.shape(array)
+    if np.asarray(array).dtype.kind in "OUS":
+        values = np.asarray(array).reshape(-1)
+        return {"dtype": "string", "shape": list(shape),
+                "strings": [v.decode("utf-8") if isinstance(v, bytes) else str(v)
+                            for v in values]}
     array = np.ascontiguousarray(array).reshape(shape)  # ascontiguousarray makes a scalar 1-D
     little = array.astype(array.dtype.newbyteorder("<"), copy=False)
     return {
@@ -57,7 +66,12 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
 
 
 def decode_array(data: dict[str, Any]) -> np.ndarray:
-    """Inverse of :func:`encode_array`."""
+    """Inverse of :func:`encode_array`; strings come back as an object array, as onnxruntime
+    takes them."""
+    if data["dtype"] == "string":
+        strings = np.empty(len(data["strings"]), dtype=object)
+        strings[:] = [str(v) for v in data["strings"]]
+        return strings.reshape(data["shape"])
     dtype = np.dtype(data["dtype"]).newbyteorder("<")
     raw = base64.b64decode(data["base64"])
     return np.frombuffer(raw, dtype=dtype).reshape(data["shape"]).astype(dtype.newbyteorder("="))

@@ -59,6 +59,9 @@ def compare_outputs(expected: dict[str, np.ndarray], actual: dict[str, np.ndarra
             diffs.append(OutputDiff(name, float("inf"), float("inf"), False,
                                     f"shape {list(got.shape)} != expected {list(want.shape)}"))
             continue
+        if want.dtype.kind in "OUS" or got.dtype.kind in "OUS":
+            diffs.append(_compare_strings(name, want, got))
+            continue
         a = want.astype(np.float64).reshape(-1)
         b = got.astype(np.float64).reshape(-1)
         err = np.abs(a - b)
@@ -71,3 +74,17 @@ def compare_outputs(expected: dict[str, np.ndarray], actual: dict[str, np.ndarra
         ok = bool(np.all(err <= atol + rtol * np.abs(a)))
         diffs.append(OutputDiff(name, max_abs, max_rel, ok))
     return ParityReport(tuple(diffs), atol, rtol)
+
+
+def _compare_strings(name: str, want: np.ndarray, got: np.ndarray) -> OutputDiff:
+    """A string output matches only exactly: no tolerance means anything for text."""
+    def text(values: np.ndarray) -> list[str]:
+        return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.reshape(-1)]
+
+    off = [i for i, (a, b) in enumerate(zip(text(want), text(got), strict=True)) if a != b]
+    if not off:
+        return OutputDiff(name, 0.0, 0.0, True)
+    first = off[0]
+    return OutputDiff(name, float("inf"), float("inf"), False,
+                      f"{len(off)} of {want.size} strings differ (the first at flat index "
+                      f"{first}: {text(got)[first]!r}, expected {text(want)[first]!r})")

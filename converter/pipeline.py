@@ -458,7 +458,7 @@ def _task(web: WebModel, outputs: dict[str, np.ndarray],
                 f"a classifier needs an output of shape [batch, classes], not "
                 f"{list(values.shape)}", "use --task regression or generic")
         return "classification"
-    looks_softmax = (classes > 1 and bool(np.all(values >= 0))
+    looks_softmax = (classes > 1 and values.dtype.kind in "fiu" and bool(np.all(values >= 0))
                      and bool(np.allclose(values.sum(axis=-1), 1.0, atol=1e-3)))
     return "classification" if looks_softmax else "generic"
 

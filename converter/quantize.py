@@ -353,7 +353,9 @@ def calibration_samples(data: dict[str, np.ndarray], inputs: tuple[TensorSpec, .
                                     "give every input the same number of samples, at least "
                                     "one batch")
     total = counts.pop() // batch * batch
-    return [{t.name: data[t.name][i:i + batch].astype(t.dtype) for t in inputs}
+    # A string input's values: an object array of str, as onnxruntime takes them.
+    return [{t.name: data[t.name][i:i + batch].astype(object if t.dtype == "string" else t.dtype)
+             for t in inputs}
             for i in range(0, total, batch)]
 
 

@@ -34,17 +34,19 @@ MASK_NAME = re.compile(r"mask", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class ValueHint:
-    """How to generate one input: ``index`` ints in [0, high), a ``mask`` of ones, or a zero
-    ``state``."""
+    """How to generate one input: ``index`` ints in [0, high), a ``mask`` of ones, a zero
+    ``state``, or ``words``: strings drawn from those the model compares it with."""
 
     kind: str
     high: int | None = None
     reason: str = ""  # what in the model says so, for notes and errors
     nodes: tuple[str, ...] = ()  # index: the nodes it feeds (named in onnxruntime's errors)
+    words: tuple[str, ...] = ()  # words: the strings the model looks for
 
     def describe(self, name: str) -> str:
         """E.g. ``token_type_ids: ints in [0, 2) (indexes a 2-row table in Gather 'g')``."""
-        what = {"index": f"ints in [0, {self.high})", "mask": "ones", "state": "zeros"}[self.kind]
+        what = {"index": f"ints in [0, {self.high})", "mask": "ones", "state": "zeros",
+                "words": f"strings among {len(self.words)} the model knows"}[self.kind]
         return f"{name}: {what}" + (f" ({self.reason})" if self.reason else "")
 
 
@@ -53,7 +55,14 @@ def input_hints(runtime: str, entry: Path, inputs: tuple[TensorSpec, ...],
     """A hint for each input the model (``entry``: model.onnx or model.json) says enough about."""
     hints: dict[str, ValueHint] = {}
     tables = _onnx_tables(entry) if runtime == "onnx" else _tfjs_tables(entry)
+    words = _onnx_words(entry) if runtime == "onnx" else {}
     for spec in inputs:
+        if spec.dtype == "string":
+            if words.get(spec.name):
+                node, known = words[spec.name]
+                hints[spec.name] = ValueHint("words", reason=f"the strings {node!r} looks for",
+                                             words=known)
+            continue
         # A state the model returns: an output named after it, of the same shape
         # ("state" -> "stateN"); "image" -> "image_embeddings" is not one.
         matching = [o.name for o in outputs if o.name != spec.name and _same_shape(o, spec) and (
@@ -117,6 +126,47 @@ def _onnx_tables(entry: Path) -> dict[str, tuple[int, list[str]]]:
             rows = table[axis] if table and -len(table) <= axis < len(table) else None
             if rows:
                 _keep(found, value.name, rows, node.name or node.output[0])
+    return found
+
+
+# Where an ONNX model names the strings it expects: a lookup's keys, a comparison's constant.
+STRING_KEYS = {"LabelEncoder": "keys_strings", "CategoryMapper": "cats_strings"}
+
+
+def _onnx_words(entry: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """String graph input -> (the node that looks for them, the strings it looks for)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(entry), load_external_data=False)
+    graph = model.graph
+    constants = {init.name: init for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = node.attribute[0].t
+    consumers: dict[str, list[Any]] = defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            consumers[name].append(node)
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for value in graph.input:
+        if value.type.tensor_type.elem_type != onnx.TensorProto.STRING:
+            continue
+        reached = _reach(value.name, consumers, lambda n: n.op_type in ONNX_PASS_THROUGH,
+                         lambda n: list(n.output))
+        for node, _ in reached:
+            known: list[bytes] = []
+            if node.op_type in STRING_KEYS:
+                known = next((list(a.strings) for a in node.attribute
+                              if a.name == STRING_KEYS[node.op_type]), [])
+            elif node.op_type == "Equal":
+                known = [v for name in node.input if name in constants
+                         for v in numpy_helper.to_array(constants[name]).reshape(-1)]
+            words = tuple(w.decode("utf-8", "replace") if isinstance(w, bytes) else str(w)
+                          for w in known)
+            if words:
+                found[value.name] = (node.name or node.op_type, words)
+                break
     return found
 
 

@@ -5,6 +5,7 @@ The page and ``webml verify`` compare what the browser computes with these.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Callable
@@ -42,8 +43,11 @@ def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
     specs = resolve_shapes(specs).inputs  # dynamic dims: batch 1, the rest as convert guesses
     for spec in specs:
         shape = tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
-        dtype = np.dtype(spec.dtype)
         hint = (hints or {}).get(spec.name)
+        if spec.dtype == "string":
+            feeds[spec.name] = _words(rng, shape, hint.words if hint else ())
+            continue
+        dtype = np.dtype(spec.dtype)
         if hint is not None and hint.kind in ("mask", "state"):
             feeds[spec.name] = np.full(shape, hint.kind == "mask", dtype=dtype)
         elif hint is not None and hint.high is not None and dtype.kind in "iu":
@@ -58,6 +62,26 @@ def golden_inputs(specs: tuple[TensorSpec, ...], *, seed: int = 0,
         else:
             feeds[spec.name] = rng.integers(0, 10, size=shape).astype(dtype)
     return feeds
+
+
+# Strings for a string input the model says nothing about: words of mixed case,
+# accents, spaces and digits, which normalizers, splitters and matchers treat apart.
+WORDS = ("hello", "World", "web ML", "Café", "private", "MODEL", "42", "a,b")
+
+
+def _words(rng: np.random.Generator, shape: tuple[int, ...],
+           known: tuple[str, ...]) -> np.ndarray:
+    """An object array of strings (as onnxruntime takes them): the model's own words when
+    it names some (a lookup's keys), every fourth an unknown one; else :data:`WORDS`."""
+    unknown = tuple(w for w in WORDS if w not in known) or ("unknown",)
+    drawn = []
+    for i in range(math.prod(shape)):
+        # Every fourth unknown, when the model knows words: a lookup's default, Equal's False.
+        pool = known if known and i % 4 != 3 else unknown
+        drawn.append(pool[int(rng.integers(0, len(pool)))])
+    values = np.empty(len(drawn), dtype=object)
+    values[:] = drawn
+    return values.reshape(shape)
 
 
 def _around_defaults(unit: np.ndarray, features: tuple[Feature, ...]) -> np.ndarray:

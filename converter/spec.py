@@ -10,8 +10,10 @@ from typing import Any
 # when the source gives no name.
 Dim = int | str | None
 
-# dtypes the page knows how to build typed arrays for (static/js/tensors.js).
-DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "int32", "int64", "bool")
+# dtypes the page knows how to build tensors for (static/js/tensors.js): typed arrays,
+# and lists of strings, which onnxruntime-web's wasm backend takes and returns.
+DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "int32", "int64", "bool",
+          "string")
 
 
 @dataclass(frozen=True)

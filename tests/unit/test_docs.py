@@ -145,6 +145,7 @@ def test_manifest_doc_names_every_field() -> None:
         "golden": Golden({}, {}, 1e-4, 1e-3, "onnxruntime").to_json(),
         "evaluation": Evaluation(10, 0.9, 0.8).to_json(),
         "array": encode_array(array),
+        "string array": encode_array(np.array([["hello", "Café"]])),
         "vendor": Vendor("onnxruntime-web", "1", ("wasm",), (), {}).to_json(),
     }
     doc = (ROOT / "docs" / "manifest.md").read_text(encoding="utf-8")

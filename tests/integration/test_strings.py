@@ -1,0 +1,77 @@
+"""ONNX models with string inputs and outputs convert, check natively and round-trip.
+
+onnxruntime-web's wasm backend takes and returns string tensors; the manifest
+carries them as lists of strings, parity compares them exactly, and webgl,
+which has no string tensors, is left out of a site (tests/browser/test_strings.py
+runs one in Chromium).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from string_models import WORD, save_string_model
+
+from converter import ConvertOptions, convert_model
+from converter.manifest import decode_array, encode_array, read_manifest
+from converter.parity import compare_outputs
+from converter.reference import WORDS, run_onnx
+from webapp.build import build_site
+
+
+@pytest.fixture(scope="module")
+def string_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_string_model(tmp_path_factory.mktemp("strings") / "strings.onnx")
+
+
+def test_a_string_array_round_trips_through_the_manifest_encoding() -> None:
+    array = np.array([["hello", "Café"], ["東京", ""]], dtype=object)
+    encoded = encode_array(array)
+    assert encoded == {"dtype": "string", "shape": [2, 2], "strings": ["hello", "Café", "東京", ""]}
+    decoded = decode_array(encoded)
+    assert decoded.dtype == object and decoded.shape == (2, 2)
+    assert decoded.tolist() == array.tolist()
+    # numpy's own str arrays and onnxruntime's bytes encode alike
+    assert encode_array(np.array(["a", "bc"]))["strings"] == ["a", "bc"]
+    assert encode_array(np.array([b"a", "é".encode()], dtype=object))["strings"] == ["a", "é"]
+
+
+def test_parity_compares_strings_exactly() -> None:
+    want = {"s": np.array(["HELLO", "WORLD"], dtype=object)}
+    assert compare_outputs(want, {"s": np.array(["HELLO", "WORLD"])}, atol=1, rtol=1).ok
+    report = compare_outputs(want, {"s": np.array(["HELLO", "World"], dtype=object)},
+                             atol=1, rtol=1)
+    assert not report.ok
+    assert "1 of 2 strings differ (the first at flat index 1: 'World', expected 'WORLD')" in (
+        report.describe())
+
+
+def test_a_string_model_converts_checks_natively_and_leaves_out_webgl(
+        tmp_path: Path, string_onnx: Path) -> None:
+    result = convert_model(string_onnx, tmp_path / "out", ConvertOptions())
+    manifest = read_manifest(result.out_dir)
+    assert [t.dtype for t in manifest.inputs] == ["string"]
+    assert [t.dtype for t in manifest.outputs] == ["string", "bool", "string"]
+    text = manifest.golden.inputs["text"]
+    # The golden input draws the word the model compares with, and every fourth an unknown one.
+    assert text.tolist()[0][:3] == [WORD] * 3 and text.tolist()[0][3] in WORDS
+    assert text.tolist()[0][3] != WORD
+    native = run_onnx(string_onnx, manifest.golden.inputs)
+    assert manifest.golden.outputs["upper"].tolist() == native["upper"].tolist()
+    assert manifest.golden.outputs["same"].tolist() == [[True, True, True, False]]
+    assert manifest.golden.outputs["echo"].tolist() == text.tolist()
+    notes: list[str] = []
+    built = build_site(result.out_dir, tmp_path / "site", progress=notes.append)
+    left_out = ("leaving out webgl: it cannot run StringNormalizer, "
+                "string tensors (text, upper, echo)")
+    assert left_out in notes, notes
+    assert "webgl" not in read_manifest(built.out_dir).vendor.backends
+
+
+def test_given_string_sample_inputs_make_the_golden_input(tmp_path: Path,
+                                                          string_onnx: Path) -> None:
+    given = {"text": np.array([["a", "hello", "Zoë", "web ML"]] * 2)}  # numpy's <U6
+    result = convert_model(string_onnx, tmp_path / "out", ConvertOptions(sample_inputs=given))
+    golden = read_manifest(result.out_dir).golden
+    assert golden.inputs["text"].tolist() == [["a", "hello", "Zoë", "web ML"]]
+    assert golden.outputs["same"].tolist() == [[False, True, False, False]]
