@@ -452,7 +452,9 @@ def sample_png(size: int = 32) -> bytes:
 
 
 def _arrays(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {name: np.asarray(value["data"], dtype=np.float64).reshape(value["shape"])
+    # A string output comes back as its strings, compared exactly (converter.parity).
+    return {name: np.asarray(value["data"], dtype=object if value["data"] and isinstance(
+                value["data"][0], str) else np.float64).reshape(value["shape"])
             for name, value in outputs.items()}
 
 

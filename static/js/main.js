@@ -9,7 +9,7 @@ import { fetchVerified, isSingleFile, loadManifest, modelFiles } from './manifes
 import { render } from './outputs.js';
 import { adapterFor } from './runtimes/index.js';
 import { workerAdapter } from './runtimes/remote.js';
-import { decodeArray, encodeArray, toNumbers } from './tensors.js';
+import { decodeArray, encodeArray, toValues } from './tensors.js';
 
 // The page's scripts run: index.html's notice for when they never do (a refused
 // main.js or module, JavaScript off) stays hidden. It is CSS-only, as it must be.
@@ -43,7 +43,7 @@ function downloaded(loaded, total) {
     : `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
 }
 
-const plain = (outputs) => Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toNumbers(t) }]));
+const plain = (outputs) => Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toValues(t) }]));
 
 /** Run the golden input `repeats` times; outputs as plain numbers, for `webml verify`. */
 async function runGolden(repeats = 1) {

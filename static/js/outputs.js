@@ -1,6 +1,6 @@
 // Showing a model's outputs: top classes with bars for a classifier, values otherwise.
 
-import { toNumbers } from './tensors.js';
+import { toValues } from './tensors.js';
 
 const TOP_K = 5;
 const MAX_VALUES = 200;
@@ -40,7 +40,7 @@ function named(values, labels, container) {
 }
 
 function downloadLink(outputs) {
-  const data = Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toNumbers(t) }]));
+  const data = Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { shape: t.shape, data: toValues(t) }]));
   const link = document.createElement('a');
   link.href = URL.createObjectURL(new Blob([JSON.stringify(data)], { type: 'application/json' }));
   link.download = 'outputs.json';
@@ -53,12 +53,13 @@ function downloadLink(outputs) {
 export function render(manifest, outputs, container) {
   container.replaceChildren();
   for (const [name, tensor] of Object.entries(outputs)) {
-    const values = toNumbers(tensor);
-    if (manifest.task === 'classification') {
+    const values = toValues(tensor);
+    const strings = tensor.dtype === 'string';  // shown as they are: text, not numbers
+    if (manifest.task === 'classification' && !strings) {
       topK(values, manifest.labels, container);
       continue;
     }
-    if (manifest.labels && manifest.labels.length === values.length) {
+    if (manifest.labels && manifest.labels.length === values.length && !strings) {
       named(values, manifest.labels, container);
       continue;
     }
@@ -66,7 +67,7 @@ export function render(manifest, outputs, container) {
     heading.textContent = `${name} [${tensor.shape.join(', ')}]`;
     const pre = document.createElement('pre');
     pre.className = 'values';
-    const shown = values.slice(0, MAX_VALUES).map((v) => Number(v.toPrecision(6)));
+    const shown = values.slice(0, MAX_VALUES).map((v) => (strings ? v : Number(v.toPrecision(6))));
     pre.textContent = JSON.stringify(shown) + (values.length > MAX_VALUES ? ` … (${values.length} values)` : '');
     container.append(heading, pre);
   }

@@ -1,6 +1,7 @@
-// Tensors as the page passes them around: { dtype, shape, data } with a typed array.
+// Tensors as the page passes them around: { dtype, shape, data } with a typed array,
+// or for dtype 'string' a plain array of strings (as onnxruntime-web takes and returns them).
 
-/** @typedef {{dtype: string, shape: number[], data: ArrayLike<number|bigint>}} Tensor */
+/** @typedef {{dtype: string, shape: number[], data: ArrayLike<number|bigint|string>}} Tensor */
 
 const TYPED = {
   float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array,
@@ -17,8 +18,9 @@ export function typedArrayFor(dtype) {
   return ctor;
 }
 
-/** Decode the manifest's { dtype, shape, base64 } (little-endian bytes) into a Tensor. */
-export function decodeArray({ dtype, shape, base64 }) {
+/** Decode the manifest's { dtype, shape, base64 } (little-endian bytes), or { dtype: 'string', shape, strings }, into a Tensor. */
+export function decodeArray({ dtype, shape, base64, strings }) {
+  if (dtype === 'string') return { dtype, shape, data: Array.from(strings, String) };
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
   const Ctor = typedArrayFor(dtype);
   return { dtype, shape, data: new Ctor(bytes.buffer, 0, bytes.byteLength / Ctor.BYTES_PER_ELEMENT) };
@@ -26,6 +28,7 @@ export function decodeArray({ dtype, shape, base64 }) {
 
 /** Encode a Tensor as the manifest does: { dtype, shape, base64 of little-endian bytes }. */
 export function encodeArray(tensor) {
+  if (tensor.dtype === 'string') return { dtype: 'string', shape: tensor.shape, strings: Array.from(tensor.data, String) };
   const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -44,6 +47,18 @@ export function fromNumbers(dtype, shape, numbers) {
 /** Plain numbers of a Tensor (for JSON, display and comparison). */
 export const toNumbers = (tensor) => Array.from(tensor.data, Number);
 
+/** Build a Tensor from a visitor's values: strings kept as strings for a string input, else numbers. */
+export function fromValues(dtype, shape, values) {
+  if (dtype !== 'string') return fromNumbers(dtype, shape, values.map(Number));
+  if (values.length !== sizeOf(shape)) {
+    throw new Error(`expected ${sizeOf(shape)} strings for shape [${shape}], got ${values.length}`);
+  }
+  return { dtype, shape, data: values.map(String) };
+}
+
+/** Plain values of a Tensor: its strings for a string tensor, else numbers (for JSON and display). */
+export const toValues = (tensor) => (tensor.dtype === 'string' ? Array.from(tensor.data, String) : toNumbers(tensor));
+
 /**
  * Compare outputs with expected ones: |e - a| <= atol + rtol * |e| everywhere.
  * @returns {{ok: boolean, maxAbs: number, failures: string[]}}
@@ -59,6 +74,12 @@ export function compare(expected, actual, atol, rtol) {
       continue;
     }
     let bad = 0;
+    if (want.dtype === 'string' || got.dtype === 'string') {
+      // Text matches exactly or not at all: no tolerance means anything for strings.
+      for (let i = 0; i < want.data.length; i++) if (String(want.data[i]) !== String(got.data[i])) bad++;
+      if (bad) failures.push(`${name}: ${bad} of ${want.data.length} strings differ`);
+      continue;
+    }
     for (let i = 0; i < want.data.length; i++) {
       const e = Number(want.data[i]);
       const a = Number(got.data[i]);

@@ -1,6 +1,6 @@
 // Generic input: a JSON editor per input tensor, pre-filled with the sample input.
 
-import { fromNumbers, toNumbers } from '../tensors.js';
+import { fromValues, toValues } from '../tensors.js';
 import { golden } from '../backends.js';
 
 export function mount(container, manifest, onInput) {
@@ -8,10 +8,12 @@ export function mount(container, manifest, onInput) {
   const editors = manifest.inputs.map((spec) => {
     const label = document.createElement('label');
     const dims = spec.shape.map((d) => d ?? '?').join(', ');
-    label.textContent = `${spec.name} — ${spec.dtype} [${dims}], values as a flat or nested JSON array`;
+    const what = spec.dtype === 'string' ? 'strings' : 'values';
+    label.textContent = `${spec.name} — ${spec.dtype} [${dims}], ${what} as a flat or nested JSON array`;
     const area = document.createElement('textarea');
     area.spellcheck = false;
-    area.value = JSON.stringify(toNumbers(sample[spec.name]).map((v) => Number(v.toPrecision(6))));
+    const values = toValues(sample[spec.name]);
+    area.value = JSON.stringify(spec.dtype === 'string' ? values : values.map((v) => Number(v.toPrecision(6))));
     label.append(area);
     container.append(label);
     return [spec, area];
@@ -29,7 +31,7 @@ export function mount(container, manifest, onInput) {
       const feeds = {};
       for (const [spec, area] of editors) {
         const values = JSON.parse(area.value);
-        feeds[spec.name] = fromNumbers(spec.dtype, shapeOf(spec, values, sample[spec.name]), [values].flat(Infinity).map(Number));
+        feeds[spec.name] = fromValues(spec.dtype, shapeOf(spec, values, sample[spec.name]), [values].flat(Infinity));
       }
       onInput(feeds);
     } catch (e) {
