@@ -302,6 +302,7 @@ def audio_hint(inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) 
     state = " ".join(f"--state {i}={o}" for i, o in pairs)
     others = [s.name for s in inputs if s not in floats and s.name not in dict(pairs)]
     constant = "".join(f" --constant {n}=16000" for n in others if n in ("sr", "sample_rate"))
-    return (f"the input {floats[0].name} {list(floats[0].shape)} with a state pair looks like "
+    dims = ", ".join(str(d) if isinstance(d, int) else "?" for d in floats[0].shape)
+    return (f"the input {floats[0].name} [{dims}] with a state pair looks like "
             f"streaming audio: for a page that takes sound, pass --task voice-activity (or "
             f"audio-classification) --sample-rate 16000 --frame 512 {state}{constant}")

@@ -124,3 +124,79 @@ def test_convert_writes_the_audio_section_and_hints_the_flags(tmp_path: Path) ->
     with pytest.raises(UnsupportedModelError, match="no input 'h0'"):
         convert_model(model, tmp_path / "bad", ConvertOptions(
             task="voice-activity", sample_rate=16000, frame=512, states=(("h0", "stateN"),)))
+
+
+def test_inspect_says_which_task_to_pass(tmp_path: Path) -> None:
+    from converter.inspect import inspect_model
+
+    said: list[str] = []
+    inspect_model(media_models.vad(tmp_path / "vad.onnx"), progress=said.append)
+    assert any("the input audio [1, ?] with a state pair looks like streaming audio" in s
+               and "--state state=stateN --constant sr=16000" in s for s in said), said
+    said.clear()
+    inspect_model(media_models.detector(tmp_path / "det.onnx"), progress=said.append)
+    assert any("pass --task detection and --labels labels.txt (2 classes)" in s
+               for s in said), said
+
+
+def test_the_if_lstm_vad_fixture_runs_frame_by_frame_with_its_state(tmp_path: Path) -> None:
+    """tests/conftest.py's stateful model ([2, ?, 128] state through an If and an LSTM,
+    an int64 sr): converted with the flags inspect names, its clip answer in Python."""
+    import onnx
+    from conftest import stateful_model
+
+    from converter.native import native_for
+    from converter.pipeline import ConvertOptions, convert_model
+
+    path = tmp_path / "vad.onnx"
+    onnx.save(stateful_model(), path)
+    result = convert_model(path, tmp_path / "out", ConvertOptions(
+        task="voice-activity", sample_rate=16000, frame=512, states=(("state", "stateN"),),
+        constants=(("sr", "16000"),)))
+    manifest = result.manifest
+    assert manifest.golden.inputs["state"].shape == (2, 1, 128)
+    assert not manifest.golden.inputs["state"].any()  # state starts at zero
+    clip, _ = media_models.tone_wav(tmp_path / "clip.wav", rate=16000, channels=1)
+    channels, rate = audio.read_wav(clip)
+    native = native_for(manifest, tmp_path / "out")
+    answer = audio.answer(manifest.audio, manifest.inputs, channels, rate, native.run, None)
+    assert answer.frames.shape == (41, 1)
+    # The state carries over: the same silent frame scores differently later on.
+    assert answer.frames[0, 0] != answer.frames[40, 0]
+
+
+def test_audio_classification_softmaxes_logits_and_ranks_the_clip(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from converter.native import native_for
+    from converter.pipeline import ConvertOptions, convert_model
+
+    # logits = [energy, 0.05, -energy] * 40: a loud clip is "loud", a silent one "quiet".
+    weights = np.array([[40.0, 0.0, -40.0]], np.float32)
+    graph = helper.make_graph([
+        helper.make_node("Mul", ["audio", "audio"], ["square"]),
+        helper.make_node("ReduceMean", ["square"], ["energy"], axes=[1], keepdims=1),
+        helper.make_node("MatMul", ["energy", "w"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "b"], ["logits"])], "sounds",
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, 400])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])],
+        [numpy_helper.from_array(weights, "w"),
+         numpy_helper.from_array(np.array([0.0, 2.0, 0.0], np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "sounds.onnx"
+    onnx.save(model, path)
+    labels = ("loud", "quiet-ish", "silent")
+    result = convert_model(path, tmp_path / "out", ConvertOptions(
+        task="audio-classification", sample_rate=16000, frame=400, hop=160, labels=labels))
+    stages = [s["name"] for s in result.manifest.audio.to_json()["stages"]]
+    assert stages == ["mono", "resample", "frame", "run", "softmax", "labels"]
+    clip, _ = media_models.tone_wav(tmp_path / "clip.wav")
+    channels, rate = audio.read_wav(clip)
+    native = native_for(result.manifest, tmp_path / "out")
+    answer = audio.answer(result.manifest.audio, result.manifest.inputs, channels, rate,
+                          native.run, labels)
+    assert [item["label"] for item in answer.labels][0] == "quiet-ish"
+    assert sum(item["score"] for item in answer.labels) == pytest.approx(1.0)
+    assert answer.frames.shape[0] == 1 + -(-(20800 - 400) // 160)
