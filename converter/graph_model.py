@@ -92,6 +92,12 @@ def _tensor(name: str, info: dict[str, Any]) -> TensorSpec:
     dims = tuple(int(d.get("size", -1)) for d in info.get("tensorShape", {}).get("dim", []))
     shape = tuple(d if d >= 0 else None for d in dims)
     dtype = TF_DTYPES.get(info.get("dtype", ""), None)
+    if info.get("dtype") == "DT_STRING":
+        raise UnsupportedModelError(
+            f"tensor {name!r} is a string tensor (DT_STRING): webml's TensorFlow.js page "
+            "feeds and reads numeric tensors only (onnxruntime-web's wasm takes strings)",
+            "export the model to ONNX and convert that with --to onnx, or export numeric "
+            "inputs and outputs")
     if dtype is None:
         raise UnsupportedModelError(f"tensor {name!r} has dtype {info.get('dtype')}, which the "
                                     "page cannot feed",

@@ -153,9 +153,14 @@ def _load_saved_model(path: Path, fmt: str) -> LoadedModel:
                     for name, spec in sorted(signature.structured_outputs.items()))
     for tensor in inputs:
         if tensor.dtype == "string":
+            # Only ONNX sources keep string tensors: webml's TensorFlow.js page feeds numeric
+            # tensors, and tf2onnx writes TensorFlow's string ops in onnxruntime-extensions'
+            # domain, which onnxruntime-web does not have.
             raise UnsupportedModelError(
-                f"the SavedModel input {tensor.name!r} is a string tensor, which browser "
-                "runtimes cannot take", "export a model whose inputs are numeric tensors")
+                f"the SavedModel input {tensor.name!r} is a string tensor: webml converts "
+                "string inputs from ONNX models only (the TensorFlow.js page feeds numeric "
+                "tensors)", "export a model whose inputs are numeric tensors, or an ONNX "
+                "model with standard string operators (onnxruntime-web's wasm runs those)")
     return LoadedModel(ModelSpec(inputs, outputs, fmt), loaded, path)
 
 

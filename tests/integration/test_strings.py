@@ -6,10 +6,13 @@ which has no string tensors, is left out of a site (tests/browser/test_strings.p
 runs one in Chromium).
 """
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from string_models import WORD, save_string_model
 
 from converter import ConvertOptions, convert_model
@@ -17,6 +20,7 @@ from converter.manifest import decode_array, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import WORDS, run_onnx
 from webapp.build import build_site
+from webapp.cli import cli
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +79,39 @@ def test_given_string_sample_inputs_make_the_golden_input(tmp_path: Path,
     golden = read_manifest(result.out_dir).golden
     assert golden.inputs["text"].tolist() == [["a", "hello", "Zoë", "web ML"]]
     assert golden.outputs["same"].tolist() == [[False, True, False, False]]
+
+
+def test_a_tfjs_graph_model_with_a_string_input_is_refused_in_one_line(tmp_path: Path) -> None:
+    """webml's TensorFlow.js page feeds numeric tensors only: a DT_STRING input is named."""
+    info = {"name": "text:0", "dtype": "DT_STRING", "tensorShape": {"dim": [{"size": "1"}]}}
+    (tmp_path / "model.json").write_text(json.dumps({
+        "format": "graph-model", "modelTopology": {"node": []}, "weightsManifest": [],
+        "signature": {"inputs": {"text": info}, "outputs": {"out": {**info, "name": "o:0"}}}}))
+    result = CliRunner().invoke(cli, ["convert", str(tmp_path / "model.json"),
+                                      "-o", str(tmp_path / "out")])
+    errors = [line for line in result.output.splitlines() if not line.startswith("[")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert errors[0].startswith("error: tensor 'text' is a string tensor (DT_STRING): webml's "
+                                "TensorFlow.js page feeds and reads numeric tensors only")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_savedmodel_with_a_string_input_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Only ONNX sources keep string tensors; the refusal says so, before writing anything."""
+    from converter import _tf
+
+    tf = _tf.tensorflow()
+
+    class Lengths(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text: Any) -> Any:
+            return {"length": tf.strings.length(text)}
+
+    module = Lengths()
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default": module.serve})
+    result = CliRunner().invoke(cli, ["convert", str(tmp_path / "sm"), "-o", str(tmp_path / "out")])
+    errors = [line for line in result.output.splitlines() if not line.startswith("[")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert errors[0].startswith("error: the SavedModel input 'text' is a string tensor: webml "
+                                "converts string inputs from ONNX models only")
+    assert not (tmp_path / "out").exists()
