@@ -131,6 +131,14 @@ async function showAudio(bytes, name, widget) {
   revealOutput();
 }
 
+/** The microphone's last seconds, as each frame completes (widgets/audio.js). */
+function showLive(view, widget) {
+  api.last = { live: true, frames: view.frames, rows: view.rows, segments: view.segments };
+  $('output-panel').hidden = false;
+  $('timing').textContent = `live on ${api.session.backend}: ${view.frames} frames`;
+  widget.render(api.manifest, view, 'the microphone', $('output'));
+}
+
 /** Time the golden input: `warmup` untimed runs, then `runs` timed ones, for `webml bench`. */
 async function bench({ warmup = 3, runs = 20 } = {}) {
   const { inputs } = golden(api.manifest);
@@ -284,7 +292,8 @@ async function boot() {
     : manifest.preprocess?.kind === 'image' ? import('./widgets/image.js') : import('./widgets/tensor.js'));
   widget.mount($('input-widget'), manifest, text ? (t) => showText(t, widget)
     : detector ? (picture, name) => showDetections(picture, name, widget)
-      : sound ? (bytes, name) => showAudio(bytes, name, widget) : show);
+      : sound ? (bytes, name) => showAudio(bytes, name, widget) : show,
+  sound && { run: (feeds) => api.session.run(feeds), show: (view) => showLive(view, widget) });
   $('run-sample').addEventListener('click', () => (text ? showText(text.sampleText, widget) : show(golden(manifest).inputs)));
   $('input-panel').hidden = false;
   // From here on the page must make no request at all: `webml verify` checks.

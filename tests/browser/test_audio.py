@@ -99,3 +99,44 @@ def test_the_page_resamples_as_python_and_marks_the_speech(audio_site: Path, chr
             page.screenshot(path=SCREENSHOTS / "voice-activity.png", full_page=True)
         finally:
             browser.close()
+
+
+def test_the_microphone_runs_live_through_the_worklet_and_sends_nothing(
+        audio_site: Path, chromium: Path) -> None:
+    """Chromium's fake capture device (a beep) through getUserMedia and the AudioWorklet:
+    frames run as they complete, the view updates, and no request leaves the page."""
+    from playwright.sync_api import sync_playwright
+
+    from webapp.browser import QUIET_ARGS
+
+    with sync_playwright() as playwright, running_server(audio_site) as url:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, chromium_sandbox=False,
+            args=[*QUIET_ARGS, "--use-fake-device-for-media-stream",
+                  "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            wait_until_ready(page, page_url(url, "wasm", 90), 90)
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.click("#microphone")
+            page.wait_for_function(
+                "() => window.webml.last?.live && window.webml.last.frames >= 20",
+                polling=100, timeout=60_000)
+            last = page.evaluate("() => window.webml.last")
+            assert all(0.0 <= row[0] <= 1.0 for row in last["rows"])
+            assert page.locator("#output canvas.waveform").count() == 1
+            assert page.text_content("#microphone") == "Stop the microphone"
+            page.click("#microphone")
+            assert page.text_content("#microphone") == "Use the microphone"
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=SCREENSHOTS / "microphone.png", full_page=True)
+            # After the model was ready, the one request is the worklet module, from the site.
+            assert [r for r in requests if not r.endswith("/js/audio-capture.js")] == [], requests
+            assert all(r.startswith(url) for r in requests), requests
+            assert not [e for e in errors if "Content Security Policy" in e], errors
+        finally:
+            browser.close()

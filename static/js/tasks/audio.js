@@ -83,23 +83,58 @@ export function segments(probabilities, threshold, hop, size, rate) {
 
 const fixed = (shape) => shape.map((d) => (typeof d === 'number' ? d : 1));
 
-/** Each frame through `run(feeds)`, the states carried over: one row of numbers per frame. */
-export async function runClip(pipeline, specs, samples, run) {
+/** A state loop: `step(window)` runs one frame, its states carried to the next (zeros first). */
+function stateLoop(pipeline, specs, run) {
   const stage = Object.fromEntries(pipeline.stages.map((s) => [s.name, s]));
-  const { input, size, hop } = stage.frame;
+  const { input, size } = stage.frame;
   const spec = (name) => specs.find((s) => s.name === name);
   let state = Object.fromEntries(stage.run.states.map(({ input: name }) => {
     const shape = fixed(spec(name).shape);
     return [name, { dtype: spec(name).dtype, shape, data: new (typedArrayFor(spec(name).dtype))(shape.reduce((a, b) => a * b, 1)) }];
   }));
   const constants = Object.fromEntries(Object.entries(stage.run.constants).map(([k, v]) => [k, decodeArray(v)]));
-  const rows = [];
-  for (const window of frames(samples, size, hop)) {
+  return async (window) => {
     const outputs = await run({ [input]: { dtype: spec(input).dtype, shape: [1, size], data: window }, ...state, ...constants });
     state = Object.fromEntries(stage.run.states.map((s) => [s.input, outputs[s.output]]));
-    rows.push(Array.from(outputs[stage.run.output].data, Number));
-  }
+    return Array.from(outputs[stage.run.output].data, Number);
+  };
+}
+
+/** Each frame through `run(feeds)`, the states carried over: one row of numbers per frame. */
+export async function runClip(pipeline, specs, samples, run) {
+  const { size, hop } = pipeline.stages.find((s) => s.name === 'frame');
+  const step = stateLoop(pipeline, specs, run);
+  const rows = [];
+  for (const window of frames(samples, size, hop)) rows.push(await step(window));
   return rows;
+}
+
+/**
+ * A live stream (the microphone, at the model's rate): `push(block)` adds samples and
+ * runs every whole frame they complete, in order; `rows` grows by one per frame.
+ */
+export function stream(manifest, run) {
+  const { size, hop } = manifest.audio.stages.find((s) => s.name === 'frame');
+  const step = stateLoop(manifest.audio, manifest.inputs, run);
+  const rows = [];
+  let pending = new Float32Array(0);
+  let queue = Promise.resolve();
+  return {
+    rows,
+    push(block) {
+      const joined = new Float32Array(pending.length + block.length);
+      joined.set(pending);
+      joined.set(block, pending.length);
+      pending = joined;
+      const windows = [];
+      while (pending.length >= size) {
+        windows.push(pending.slice(0, size));
+        pending = pending.slice(hop);
+      }
+      queue = queue.then(async () => { for (const window of windows) rows.push(await step(window)); });
+      return queue;
+    },
+  };
 }
 
 /** A decoded clip ({channels, rate}) to the answer: samples, per-frame rows, segments or labels. */

@@ -5,7 +5,7 @@
 // activity), or the clip's labels with scores (classification); a JSON download.
 // Nothing is recorded or sent: the sound stays in the page.
 
-import { answer as run, decodeFile } from '../tasks/audio.js';
+import { answer as run, decodeFile, segments, stream } from '../tasks/audio.js';
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -14,8 +14,74 @@ function element(tag, className, text) {
   return node;
 }
 
-/** Mount the file input; `onClip(bytes, name)` runs the model and shows the answer (main.js). */
-export function mount(container, manifest, onClip) {
+const LIVE_SECONDS = 10;  // the live view shows the last this many seconds
+
+/**
+ * "Use the microphone": getUserMedia into an AudioWorklet (js/audio-capture.js, from
+ * this site) at the model's rate (the browser resamples the microphone); every frame
+ * runs as it completes, states carried over; `onLive(view)` shows the last seconds.
+ * Nothing is recorded beyond what the view shows, and nothing leaves the page.
+ */
+function microphone(manifest, runModel, onLive) {
+  const box = element('div', 'microphone');
+  if (!navigator.mediaDevices?.getUserMedia || !globalThis.AudioWorkletNode) return box;
+  const stage = Object.fromEntries(manifest.audio.stages.map((s) => [s.name, s]));
+  const rate = stage.resample.rate;
+  const button = element('button', '', 'Use the microphone');
+  button.type = 'button';
+  button.id = 'microphone';
+  let stop = null;
+  button.addEventListener('click', async () => {
+    if (stop) { stop(); return; }
+    try {
+      const media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+      const context = new AudioContext({ sampleRate: rate });
+      await context.audioWorklet.addModule(new URL('js/audio-capture.js', document.baseURI));
+      const source = context.createMediaStreamSource(media);
+      const node = new AudioWorkletNode(context, 'webml-capture');
+      const mute = context.createGain();
+      mute.gain.value = 0;  // pulled by the graph, heard by nobody
+      source.connect(node).connect(mute).connect(context.destination);
+      const live = stream(manifest, runModel);
+      const keep = LIVE_SECONDS * rate;
+      let recent = new Float32Array(0);
+      let shown = 0;
+      node.port.onmessage = async ({ data }) => {
+        const joined = new Float32Array(Math.min(keep, recent.length + data.length));
+        joined.set(recent.subarray(Math.max(0, recent.length + data.length - keep)));
+        joined.set(data, joined.length - data.length);
+        recent = joined;
+        await live.push(data);
+        if (live.rows.length === shown || !stop) return;
+        shown = live.rows.length;
+        // The frames the last seconds hold, and their segments, from the view's start.
+        const fit = Math.max(1, Math.floor((recent.length - stage.frame.size) / stage.frame.hop) + 1);
+        const rows = live.rows.slice(-fit);
+        const found = manifest.audio.task === 'voice-activity'
+          ? segments(rows.map((r) => r[0]), stage.segments.threshold, stage.frame.hop, stage.frame.size, rate) : [];
+        onLive({ live: true, frames: live.rows.length, samples: recent, rows, segments: found, labels: [], decoded: { channels: [recent], rate } });
+      };
+      stop = () => {
+        media.getTracks().forEach((t) => t.stop());
+        context.close();
+        stop = null;
+        button.textContent = 'Use the microphone';
+      };
+      button.textContent = 'Stop the microphone';
+    } catch (error) {
+      button.textContent = `Microphone unavailable: ${error.message}`;
+      button.disabled = true;
+    }
+  });
+  box.append(button);
+  return box;
+}
+
+/**
+ * Mount the file input and the microphone; `onClip(bytes, name)` runs a file and shows
+ * the answer, `live.run` runs the model and `live.show(view)` shows the microphone's (main.js).
+ */
+export function mount(container, manifest, onClip, live) {
   const root = element('div', 'audio-widget');
   const file = document.createElement('input');
   file.type = 'file';
@@ -27,6 +93,7 @@ export function mount(container, manifest, onClip) {
   const label = element('label', '', `Choose a sound file (a WAV is resampled here to ${rate} Hz, as in Python) `);
   label.append(file);
   root.append(label, element('p', 'drop-hint', 'or drop one here'));
+  if (live) root.append(microphone(manifest, live.run, live.show));
   root.addEventListener('dragover', (e) => { e.preventDefault(); root.classList.add('dragging'); });
   root.addEventListener('dragleave', () => root.classList.remove('dragging'));
   root.addEventListener('drop', (e) => {
@@ -45,6 +112,7 @@ export async function answer(manifest, bytes, runModel) {
   return { decoded, ...(await run(manifest, decoded, runModel)) };
 }
 
+let downloadUrl = null;
 const WIDTH = 800;
 const HEIGHT = 160;
 
@@ -105,7 +173,8 @@ export function render(manifest, result, name, target) {
     for (const item of result.labels.slice(0, 5)) list.append(element('li', '', `${item.label} ${(item.score * 100).toFixed(1)}%`));
   }
   const link = element('a', 'download', speech ? 'Download the timeline (JSON)' : 'Download the scores (JSON)');
-  link.href = URL.createObjectURL(new Blob([JSON.stringify({ clip: name, frames: result.rows, segments: result.segments, labels: result.labels })], { type: 'application/json' }));
+  if (downloadUrl) URL.revokeObjectURL(downloadUrl);  // the live view renders often
+  downloadUrl = link.href = URL.createObjectURL(new Blob([JSON.stringify({ clip: name, frames: result.rows, segments: result.segments, labels: result.labels })], { type: 'application/json' }));
   link.download = speech ? 'timeline.json' : 'scores.json';
   target.append(list, link);
 }
