@@ -140,3 +140,39 @@ def test_the_microphone_runs_live_through_the_worklet_and_sends_nothing(
             assert not [e for e in errors if "Content Security Policy" in e], errors
         finally:
             browser.close()
+
+
+def test_a_keras_sound_classifier_on_tensorflow_js_passes_verify_input(
+        chromium: Path, tmp_path: Path) -> None:
+    """--task audio-classification from a .keras file (TensorFlow.js): frames every 160
+    samples, logits softmaxed, the clip ranked; the page's labels equal Python's."""
+    from playwright.sync_api import sync_playwright
+
+    model = media_models.sound_classifier(tmp_path / "sounds.keras")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(media_models.SOUND_LABELS) + "\n", encoding="utf-8")
+    done = _webml("convert", model, "--task", "audio-classification", "--sample-rate", "16000",
+                  "--frame", "400", "--hop", "160", "--labels", labels, "-o", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    done = _webml("build", tmp_path / "out", "-o", tmp_path / "site", "--backends", "wasm")
+    assert done.returncode == 0, done.stderr
+    clip, _ = media_models.tone_wav(tmp_path / "clip.wav")
+    done = _webml("verify", tmp_path / "site", "--backends", "wasm", "--input", clip,
+                  "--browser", chromium, "--watch", "0", "--timeout", "90")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("1 sound file of --input checked against the wave module and tensorflow "
+            "(129 frames)") in done.stdout
+    with sync_playwright() as playwright, running_server(tmp_path / "site") as url:
+        browser = launch(playwright, chromium)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 700})
+            wait_until_ready(page, page_url(url, "wasm", 90), 90)
+            page.set_input_files("#audio-file", str(clip))
+            page.wait_for_function("() => window.webml.last?.clip === 'clip.wav'",
+                                   polling=100, timeout=60_000)
+            ranked = page.locator("#output ol.topk li").all_text_contents()
+            assert [item.rsplit(" ", 1)[0] for item in ranked] == ["quiet-ish", "loud", "silent"]
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=SCREENSHOTS / "audio-classification.png", full_page=True)
+        finally:
+            browser.close()
