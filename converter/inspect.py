@@ -40,6 +40,13 @@ STATIC_BACKENDS = ("webgl",)
 # onnxruntime-web backends that take no string tensors: webgl keeps every tensor in a
 # texture of numbers and has no CPU fallback (wasm and webgpu's CPU kernels take strings).
 NUMERIC_BACKENDS = ("webgl",)
+# The operators webgpu runs on string tensors. Its session has kernels for strings only
+# where a layout op is type-agnostic: measured in Chromium with onnxruntime-web 1.30.0,
+# one op per model, Identity, Reshape, Squeeze, Unsqueeze, Flatten, Gather and Tile ran;
+# Equal, Concat, Slice and Expand failed to load ("Provider type for Equal node with
+# name '' is not set"). An op not measured counts as failing.
+WEBGPU_STRING_OPS = frozenset({"Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
+                               "Gather", "Tile"})
 
 
 @dataclass(frozen=True)
@@ -210,8 +217,14 @@ def _ort_report(entry: Any, variants: dict[str, Any], graph: str, *,
         limits = (f"dynamic input shapes ({', '.join(dynamic)})",) if dynamic else ()
         strings = _string_tensors(model) if backend in NUMERIC_BACKENDS else ()
         limits += (f"string tensors ({', '.join(strings)})",) if strings else ()
+        support = ops.model_support(model, backend)
+        if backend == "webgpu":
+            # Operators that read strings there and take none; those it lacks are named anyway.
+            reading = tuple(op for op in _string_readers(model) if op not in WEBGPU_STRING_OPS
+                            and support.get(("", op)) is not Support.NONE)
+            limits += (f"{', '.join(reading)} on strings",) if reading else ()
         backends.append(dataclasses.replace(
-            _split(backend, ops.model_support(model, backend), ops.node_limits(model, backend)),
+            _split(backend, support, ops.node_limits(model, backend)),
             limits=limits))
     return GraphReport("onnx", f"onnxruntime-web {ops.ort_version()}", graph, _histogram(counts),
                        tuple(backends), ops.onnx_opsets(entry))
@@ -223,6 +236,22 @@ def _string_tensors(model: Any) -> tuple[str, ...]:
 
     return tuple(v.name for v in (*model.graph.input, *model.graph.output)
                  if v.type.tensor_type.elem_type == onnx.TensorProto.STRING)
+
+
+def _string_readers(model: Any) -> tuple[str, ...]:
+    """The operators of the main graph with a string input, sorted (types as inferred)."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # inference is a help here: the graph's own types remain
+        inferred = model
+    graph = inferred.graph
+    strings = {v.name for v in (*graph.input, *graph.value_info, *graph.output)
+               if v.type.tensor_type.elem_type == onnx.TensorProto.STRING}
+    strings |= {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.STRING}
+    return tuple(sorted({n.op_type for n in graph.node if n.domain in ("", "ai.onnx")
+                         and any(name in strings for name in n.input)}))
 
 
 def _dynamic_inputs(model: Any) -> tuple[str, ...]:

@@ -69,7 +69,27 @@ def test_a_string_model_converts_checks_natively_and_leaves_out_webgl(
     left_out = ("leaving out webgl: it cannot run StringNormalizer, "
                 "string tensors (text, upper, echo)")
     assert left_out in notes, notes
-    assert "webgl" not in read_manifest(built.out_dir).vendor.backends
+    assert "leaving out webgpu: it cannot run StringNormalizer, Equal on strings" in notes, notes
+    assert read_manifest(built.out_dir).vendor.backends == ("wasm",)
+
+
+def test_webgpu_stays_for_the_layout_ops_it_runs_on_strings(tmp_path: Path) -> None:
+    """Measured in Chromium: webgpu runs Identity and Reshape on strings (and not Equal)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["x1"]), helper.make_node("Reshape", ["x1", "s"],
+                                                                       ["y"])],
+        "layout", [helper.make_tensor_value_info("x", TensorProto.STRING, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, [4, 1])],
+        [numpy_helper.from_array(np.array([4, 1], dtype=np.int64), "s")])
+    model = tmp_path / "layout.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=8), str(model))
+    result = convert_model(model, tmp_path / "out", ConvertOptions())
+    built = build_site(result.out_dir, tmp_path / "site")
+    assert read_manifest(built.out_dir).vendor.backends == ("webgpu", "wasm")
 
 
 def test_given_string_sample_inputs_make_the_golden_input(tmp_path: Path,
