@@ -135,3 +135,13 @@ def test_a_savedmodel_with_a_string_input_is_refused_in_one_line(tmp_path: Path)
     assert errors[0].startswith("error: the SavedModel input 'text' is a string tensor: webml "
                                 "converts string inputs from ONNX models only")
     assert not (tmp_path / "out").exists()
+
+
+def test_quantizing_a_string_model_measures_its_numeric_outputs_only(
+        tmp_path: Path, string_onnx: Path) -> None:
+    """The quantization error is numbers' (it took float() of 'HELLO' before)."""
+    result = convert_model(string_onnx, tmp_path / "out", ConvertOptions(quantize="uint8"))
+    manifest = read_manifest(result.out_dir)
+    assert manifest.quantization is not None and manifest.quantization.max_abs_error == 0
+    assert manifest.golden.outputs["upper"].tolist() == run_onnx(
+        string_onnx, manifest.golden.inputs)["upper"].tolist()
