@@ -170,8 +170,9 @@ def test_a_keras_sound_classifier_on_tensorflow_js_passes_verify_input(
             page.set_input_files("#audio-file", str(clip))
             page.wait_for_function("() => window.webml.last?.clip === 'clip.wav'",
                                    polling=100, timeout=60_000)
-            ranked = page.locator("#output ol.topk li").all_text_contents()
-            assert [item.rsplit(" ", 1)[0] for item in ranked] == ["quiet-ish", "loud", "silent"]
+            ranked = page.locator("#output ol.clip-labels li").all_text_contents()
+            assert [item.removeprefix("■ ").rsplit(" ", 1)[0] for item in ranked] == [
+                "quiet-ish", "loud", "silent"]
             SCREENSHOTS.mkdir(exist_ok=True)
             page.screenshot(path=SCREENSHOTS / "audio-classification.png", full_page=True)
         finally:

@@ -113,6 +113,10 @@ export async function answer(manifest, bytes, runModel) {
 }
 
 let downloadUrl = null;
+// Classification: each frame's best class as a band under the waveform, in these colours.
+const COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#9a6324'];
+const BAND = 12;
+const best = (row) => row.reduce((top, v, i) => (v > row[top] ? i : top), 0);
 const WIDTH = 800;
 const HEIGHT = 160;
 
@@ -142,7 +146,12 @@ function timeline(manifest, result) {
     }
     ctx.fillRect(c, HEIGHT / 2 - high * HEIGHT / 2, 1, Math.max(1, (high - low) * HEIGHT / 2));
   }
-  if (manifest.audio.task === 'voice-activity') {
+  if (manifest.audio.task !== 'voice-activity') {
+    result.rows.forEach((row, k) => {
+      ctx.fillStyle = COLOURS[best(row) % COLOURS.length];
+      ctx.fillRect(x((k * stage.frame.hop) / stage.resample.rate), HEIGHT - BAND, x(stage.frame.hop / stage.resample.rate) + 1, BAND);
+    });
+  } else {
     ctx.strokeStyle = '#0969da';
     ctx.lineWidth = 2;
     ctx.beginPath();
@@ -165,12 +174,19 @@ export function render(manifest, result, name, target) {
   target.append(element('p', '', `${name}: ${seconds.toFixed(2)} s, ${result.decoded.channels.length} channel${result.decoded.channels.length === 1 ? '' : 's'} at ${result.decoded.rate} Hz, ${result.rows.length} frames`
     + (result.decoded.resampledByBrowser ? ' (not a WAV: the browser resampled it, so Python may differ slightly)' : '')));
   target.append(timeline(manifest, result));
-  const list = element('ol', speech ? 'segment-list' : 'topk');
+  const list = element('ol', speech ? 'segment-list' : 'clip-labels');
   if (speech) {
     for (const [from, to] of result.segments) list.append(element('li', '', `speech ${from.toFixed(2)}–${Math.min(to, seconds).toFixed(2)} s`));
     if (!result.segments.length) target.append(element('p', '', 'No speech found.'));
   } else {
-    for (const item of result.labels.slice(0, 5)) list.append(element('li', '', `${item.label} ${(item.score * 100).toFixed(1)}%`));
+    for (const item of result.labels.slice(0, 5)) {
+      const swatch = element('span', 'swatch', '■ ');
+      swatch.style.color = COLOURS[item.index % COLOURS.length];  // its colour in the band
+      const li = element('li', '', `${item.label} ${(item.score * 100).toFixed(1)}%`);
+      li.prepend(swatch);
+      list.append(li);
+    }
+    target.append(element('p', 'hint', 'The band under the waveform: each frame\'s best class.'));
   }
   const link = element('a', 'download', speech ? 'Download the timeline (JSON)' : 'Download the scores (JSON)');
   if (downloadUrl) URL.revokeObjectURL(downloadUrl);  // the live view renders often
