@@ -169,3 +169,27 @@ def test_the_onnx_wheels_string_node_tests_pass_through_webml(
     results = [bench.check(f) for f in bench.node_tests() if takes_strings(f)]
     assert [(r.test, r.detail) for r in results if r.lost] == []
     assert sum(r.webml == "pass" for r in results) >= 21
+
+
+def test_a_label_encoders_keys_make_the_generated_strings(tmp_path: Path) -> None:
+    """A lookup's golden input is its own keys, and every fourth a word it lacks (its default)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    keys = ["apple", "pear", "plum"]
+    graph = helper.make_graph(
+        [helper.make_node("LabelEncoder", ["fruit"], ["id"], domain="ai.onnx.ml",
+                          keys_strings=keys, values_int64s=[1, 2, 3], default_int64=-1)],
+        "lookup", [helper.make_tensor_value_info("fruit", TensorProto.STRING, [1, 8])],
+        [helper.make_tensor_value_info("id", TensorProto.INT64, [1, 8])])
+    model = tmp_path / "lookup.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 2)], ir_version=8),
+        str(model))
+    result = convert_model(model, tmp_path / "out", ConvertOptions())
+    golden = read_manifest(result.out_dir).golden
+    fruit = golden.inputs["fruit"].reshape(-1).tolist()
+    assert all(w in keys for i, w in enumerate(fruit) if i % 4 != 3)
+    assert fruit[3] not in keys and fruit[7] not in keys
+    ids = golden.outputs["id"].reshape(-1).tolist()
+    assert ids == [keys.index(w) + 1 if w in keys else -1 for w in fruit]
