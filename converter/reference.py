@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from converter import tune
 from converter.errors import ConversionError, WebmlError
 from converter.load import LoadedModel
 from converter.manifest import Feature, Manifest
@@ -157,6 +158,9 @@ def _run_error(exc: Exception, framework: str, feeds: dict[str, np.ndarray],
     if not blamed:  # name the inputs the model said nothing about: the likeliest suspects
         blamed = [name for name in feeds if name not in hints] or list(feeds)
     ranges = ", ".join(f"{name} {_value_range(feeds[name])}" for name in blamed)
+    locale = tune.missing_locale(text)
+    if locale is not None:
+        return locale
     return ConversionError(
         f"{framework} cannot run the model on the input {ranges}: {reason}",
         "give real inputs with --sample-inputs data.npz (one array per input name, "
@@ -166,6 +170,9 @@ def _run_error(exc: Exception, framework: str, feeds: dict[str, np.ndarray],
 def _value_range(array: np.ndarray) -> str:
     if array.size == 0:
         return "(empty)"
+    if array.dtype.kind in "OUS":  # strings: the first few, as given
+        shown = ", ".join(repr(str(v)) for v in array.reshape(-1)[:3])
+        return f"{list(array.shape)} of strings [{shown}{', ...' if array.size > 3 else ''}]"
     return f"{list(array.shape)} in [{array.min():g}, {array.max():g}]"
 
 

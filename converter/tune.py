@@ -53,8 +53,22 @@ def check_loads(model: Any) -> None:
     """Raise ConversionError when onnxruntime cannot load ``model`` as given."""
     error = load_error(model)
     if error is not None:
-        raise ConversionError(f"onnxruntime cannot load the model: {error}",
-                              "check the model with onnx.checker, or report it to webml")
+        raise missing_locale(error) or ConversionError(
+            f"onnxruntime cannot load the model: {error}",
+            "check the model with onnx.checker, or report it to webml")
+
+
+def missing_locale(text: str) -> ConversionError | None:
+    """The error for onnxruntime's refusal (``text``) when a StringNormalizer asks for a
+    locale the machine lacks (onnxruntime builds it from the C++ library), else None."""
+    found = re.search(r"construct locale with name:\s*([^\s:]+)", text)
+    if found is None:
+        return None
+    name = found.group(1)
+    return ConversionError(
+        f"onnxruntime cannot run the model: it needs the locale {name}, which this machine "
+        "does not have", f"install it (locale-gen {name}), or set the StringNormalizer's "
+        "locale attribute to one installed (locale -a)")
 
 
 def load_error(model: Any) -> str | None:

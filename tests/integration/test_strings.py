@@ -193,3 +193,25 @@ def test_a_label_encoders_keys_make_the_generated_strings(tmp_path: Path) -> Non
     assert fruit[3] not in keys and fruit[7] not in keys
     ids = golden.outputs["id"].reshape(-1).tolist()
     assert ids == [keys.index(w) + 1 if w in keys else -1 for w in fruit]
+
+
+def test_a_locale_the_machine_lacks_is_named_in_one_line(tmp_path: Path) -> None:
+    """onnxruntime's StringNormalizer builds its C++ locale; a missing one was a traceback
+    (the failing input's range was formatted as numbers)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("StringNormalizer", ["x"], ["y"], case_change_action="LOWER",
+                          locale="xx_NOWHERE.UTF-8")],
+        "normalize", [helper.make_tensor_value_info("x", TensorProto.STRING, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, [4])])
+    model = tmp_path / "normalize.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=8), str(model))
+    result = CliRunner().invoke(cli, ["convert", str(model), "-o", str(tmp_path / "out")])
+    errors = [line for line in result.output.splitlines() if not line.startswith("[")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert errors[0].startswith("error: onnxruntime cannot run the model: it needs the locale "
+                                "xx_NOWHERE.UTF-8, which this machine does not have")
+    assert not (tmp_path / "out").exists()
