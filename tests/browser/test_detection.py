@@ -109,3 +109,30 @@ def test_verify_input_picture_is_refused_for_a_site_without_a_detector(
     done = _webml("verify", site, "--input", photo)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: --input takes a picture for a detection site")
+
+
+def test_a_single_file_detection_page_finds_the_boxes(detection_site: Path, chromium: Path,
+                                                      tmp_path: Path) -> None:
+    """--single-file bundles every module under js/ into one script, run eagerly: the
+    detection and audio modules must survive that (a worklet there, or an
+    `import {a as b}`, stopped every single-file page before the model loaded)."""
+    from playwright.sync_api import sync_playwright
+
+    page_file = tmp_path / "page.html"
+    done = _webml("build", detection_site.parent / "out", "--single-file", "-o", page_file)
+    assert done.returncode == 0, done.stderr
+    photo, expected = media_models.squares_picture(tmp_path / "photo.png")
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            page.wait_for_selector("#status[data-state=ready]", timeout=60000)
+            page.set_input_files("#image-file", str(photo))
+            page.wait_for_function("() => window.webml.last?.detections !== undefined",
+                                   polling=100, timeout=60_000)
+            found = page.evaluate("() => window.webml.last.detections")
+        finally:
+            browser.close()
+    assert sorted((d["box"], d["class"]) for d in found) == sorted(
+        (d["box"], d["class"]) for d in expected)

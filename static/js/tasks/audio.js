@@ -138,7 +138,7 @@ export function stream(manifest, run) {
 }
 
 /** A decoded clip ({channels, rate}) to the answer: samples, per-frame rows, segments or labels. */
-export async function answer(manifest, decoded, run) {
+export async function answerClip(manifest, decoded, run) {
   const pipeline = manifest.audio;
   const stage = Object.fromEntries(pipeline.stages.map((s) => [s.name, s]));
   const samples = resample(mono(decoded.channels), decoded.rate, stage.resample.rate);

@@ -5,7 +5,7 @@
 // activity), or the clip's labels with scores (classification); a JSON download.
 // Nothing is recorded or sent: the sound stays in the page.
 
-import { answer as run, decodeFile, segments, stream } from '../tasks/audio.js';
+import { answerClip, decodeFile, segments, stream } from '../tasks/audio.js';
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -17,7 +17,7 @@ function element(tag, className, text) {
 const LIVE_SECONDS = 10;  // the live view shows the last this many seconds
 
 /**
- * "Use the microphone": getUserMedia into an AudioWorklet (js/audio-capture.js, from
+ * "Use the microphone": getUserMedia into an AudioWorklet (worklets/audio-capture.js, from
  * this site) at the model's rate (the browser resamples the microphone); every frame
  * runs as it completes, states carried over; `onLive(view)` shows the last seconds.
  * Nothing is recorded beyond what the view shows, and nothing leaves the page.
@@ -36,7 +36,7 @@ function microphone(manifest, runModel, onLive) {
     try {
       const media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
       const context = new AudioContext({ sampleRate: rate });
-      await context.audioWorklet.addModule(new URL('js/audio-capture.js', document.baseURI));
+      await context.audioWorklet.addModule(new URL('worklets/audio-capture.js', document.baseURI));
       const source = context.createMediaStreamSource(media);
       const node = new AudioWorkletNode(context, 'webml-capture');
       const mute = context.createGain();
@@ -109,7 +109,7 @@ export function mount(container, manifest, onClip, live) {
 export async function answer(manifest, bytes, runModel) {
   const rate = manifest.audio.stages.find((s) => s.name === 'resample').rate;
   const decoded = await decodeFile(bytes, rate);
-  return { decoded, ...(await run(manifest, decoded, runModel)) };
+  return { decoded, ...(await answerClip(manifest, decoded, runModel)) };
 }
 
 let downloadUrl = null;
