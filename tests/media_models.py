@@ -23,8 +23,8 @@ STRIDE = 4
 LABELS = ("red", "green")
 
 
-def detector(path: Path) -> Path:
-    """Write the detector ONNX model to ``path``."""
+def detector(path: Path, *, nhwc: bool = False) -> Path:
+    """Write the detector ONNX model to ``path`` (``nhwc``: it takes [1, 64, 64, 3])."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -35,8 +35,10 @@ def detector(path: Path) -> Path:
                       np.full(cells * cells, ANCHOR, np.float32)])[None]  # [1, 4, N]
     # Red minus the other two picks a red square out (white scores 0, as grey does).
     pick = np.array([[1, -0.5, -0.5], [-0.5, 1, -0.5]], dtype=np.float32).reshape(2, 3, 1, 1)
-    nodes = [
-        helper.make_node("Conv", ["image", "pick"], ["colour"]),
+    nodes = ([helper.make_node("Transpose", ["image"], ["planar"], perm=[0, 3, 1, 2])]
+             if nhwc else [])
+    nodes += [
+        helper.make_node("Conv", ["planar" if nhwc else "image", "pick"], ["colour"]),
         helper.make_node("Relu", ["colour"], ["positive"]),
         helper.make_node("AveragePool", ["positive"], ["filled"],
                          kernel_shape=[ANCHOR, ANCHOR], strides=[STRIDE, STRIDE]),
@@ -47,7 +49,8 @@ def detector(path: Path) -> Path:
     ]
     graph = helper.make_graph(
         nodes, "detector",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT,
+                                       [1, SIZE, SIZE, 3] if nhwc else [1, 3, SIZE, SIZE])],
         [helper.make_tensor_value_info("detections", TensorProto.FLOAT,
                                        [1, 4 + len(LABELS), cells * cells])],
         [numpy_helper.from_array(pick, "pick"), numpy_helper.from_array(boxes, "boxes"),

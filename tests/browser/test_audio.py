@@ -135,7 +135,8 @@ def test_the_microphone_runs_live_through_the_worklet_and_sends_nothing(
             SCREENSHOTS.mkdir(exist_ok=True)
             page.screenshot(path=SCREENSHOTS / "microphone.png", full_page=True)
             # After the model was ready, the one request is the worklet module, from the site.
-            assert [r for r in requests if not r.endswith("/worklets/audio-capture.js")] == [], requests
+            worklet = "/worklets/audio-capture.js"
+            assert [r for r in requests if not r.endswith(worklet)] == [], requests
             assert all(r.startswith(url) for r in requests), requests
             assert not [e for e in errors if "Content Security Policy" in e], errors
         finally:

@@ -136,3 +136,44 @@ def test_a_single_file_detection_page_finds_the_boxes(detection_site: Path, chro
             browser.close()
     assert sorted((d["box"], d["class"]) for d in found) == sorted(
         (d["box"], d["class"]) for d in expected)
+
+
+def test_an_nhwc_detector_with_stretch_passes_verify_input(chromium: Path, tmp_path: Path
+                                                          ) -> None:
+    """The same head behind an NHWC input, --resize stretch and a [1, N, 4+C] head
+    (Transpose): the page's NHWC tensor and the stretch placement equal Python's."""
+    import numpy as np
+    import onnx
+    from onnx import helper
+    from PIL import Image
+
+    model = onnx.load(media_models.detector(tmp_path / "nhwc.onnx", nhwc=True))
+    head = model.graph.output[0]
+    model.graph.node.append(helper.make_node("Transpose", [head.name], ["rows"],
+                                             perm=[0, 2, 1]))
+    cells = head.type.tensor_type.shape.dim[2].dim_value
+    del model.graph.output[:]
+    model.graph.output.append(helper.make_tensor_value_info("rows", onnx.TensorProto.FLOAT,
+                                                            [1, cells, 6]))
+    onnx.save(model, tmp_path / "rows.onnx")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(media_models.LABELS) + "\n", encoding="utf-8")
+    done = _webml("convert", tmp_path / "rows.onnx", "--task", "detection", "--labels", labels,
+                  "--resize", "stretch", "-o", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "out" / "webml.json").read_text(encoding="utf-8"))
+    assert manifest["preprocess"]["layout"] == "NHWC"
+    assert manifest["detection"]["stages"][:2] == [
+        {"name": "resize", "mode": "stretch", "fill": 114},
+        {"name": "decode", "head": "rows", "outputs": ["rows"]}]
+    done = _webml("build", tmp_path / "out", "-o", tmp_path / "site", "--backends", "wasm")
+    assert done.returncode == 0, done.stderr
+    rgb = np.full((64, 64, 3), 30, dtype=np.uint8)
+    rgb[8:24, 44:60] = (0, 255, 0)
+    rgb[40:56, 4:20] = (255, 0, 0)
+    Image.fromarray(rgb).save(tmp_path / "square.png")
+    done = _webml("verify", tmp_path / "site", "--backends", "wasm", "--input",
+                  tmp_path / "square.png", "--browser", chromium, "--watch", "0",
+                  "--timeout", "90")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(2 boxes; matched by IoU >= 0.99)" in done.stdout
