@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import save_onnx
 from onnx import TensorProto, helper, numpy_helper
+from onnx_models import save_onnx
 
 from converter import ConvertOptions, convert_model
 from converter.manifest import read_manifest

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from conftest import stateful_model
 from onnx import numpy_helper
+from onnx_models import stateful_model
 
 from webapp.verify import RUNTIME_LOG
 

@@ -2,7 +2,7 @@
 
 onnxruntime-web's wasm backend takes and returns string tensors; the manifest
 carries them as lists of strings, parity compares them exactly, and webgl,
-which has no string tensors, is left out of a site (tests/browser/test_strings.py
+which has no string tensors, is left out of a site (tests/browser/test_strings_page.py
 runs one in Chromium).
 """
 

@@ -20,8 +20,8 @@ from webapp.cli import cli
 @pytest.fixture(scope="module")
 def one_file_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """MatMul then Softmax: nothing for onnxruntime to fuse, so one model file."""
-    from conftest import save_onnx
     from onnx import TensorProto, helper, numpy_helper
+    from onnx_models import save_onnx
 
     weight = numpy_helper.from_array(
         np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32), "w")

@@ -143,7 +143,7 @@ def test_the_if_lstm_vad_fixture_runs_frame_by_frame_with_its_state(tmp_path: Pa
     """tests/conftest.py's stateful model ([2, ?, 128] state through an If and an LSTM,
     an int64 sr): converted with the flags inspect names, its clip answer in Python."""
     import onnx
-    from conftest import stateful_model
+    from onnx_models import stateful_model
 
     from converter.native import native_for
     from converter.pipeline import ConvertOptions, convert_model
