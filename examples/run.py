@@ -2,7 +2,7 @@
 
     python examples/run.py NAME [--fast] [--out DIR] [--no-serve] [--port N]
 
-NAME is digits, breast-cancer, shapes or reviews; ``./scripts/example NAME`` runs this
+NAME is digits, breast-cancer, shapes, reviews, tones or boxes; ``./scripts/example NAME`` runs this
 after ``./scripts/setup``. Each step is printed as the command that does the
 same by hand, and runs in this process (``webml`` through its own command
 line), so TensorFlow starts once. DIR (default: the example's folder) receives
@@ -88,6 +88,18 @@ def _reviews(model: Path, _train: ModuleType) -> tuple[str, ...]:
             "--labels", str(model / "labels.txt"))
 
 
+def _tones(model: Path, train: ModuleType) -> tuple[str, ...]:
+    # The page frames the clip as training did: FRAME samples at RATE, one answer a frame.
+    return ("--task", "audio-classification", "--sample-rate", str(train.RATE),
+            "--frame", str(train.FRAME), "--labels", str(model / "labels.txt"))
+
+
+def _boxes(model: Path, _train: ModuleType) -> tuple[str, ...]:
+    # The detector was trained on pixels / 255; its head is [1, 64, 4+2] (labels say which
+    # side is 4+C).
+    return ("--task", "detection", "--labels", str(model / "labels.txt"), "--scale", repr(1 / 255))
+
+
 EXAMPLES = {example.name: example for example in (
     Example("digits", "digits.keras", _digits, "draw a digit with the mouse or a finger"),
     Example("breast-cancer", "breast_cancer.keras", _breast_cancer,
@@ -96,6 +108,12 @@ EXAMPLES = {example.name: example for example in (
             "upload a picture from examples/shapes/samples/, or use the camera"),
     Example("reviews", "reviews.keras", _reviews, "type or paste a review",
             lambda model: ("--input", str(model / "sentences.txt"))),
+    Example("tones", "tones.keras", _tones,
+            "choose a WAV from examples/tones/model/ (low, high, chirp), or use the microphone",
+            lambda model: ("--input", str(model / "chirp.wav"))),
+    Example("boxes", "boxes.onnx", _boxes,
+            "choose examples/boxes/model/sample.png or any picture of squares and circles",
+            lambda model: ("--input", str(model / "sample.png"))),
 )}
 
 

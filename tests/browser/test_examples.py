@@ -128,3 +128,52 @@ def test_shapes(runner: ModuleType, tmp_path: Path, chromium: Path) -> None:
         for sample in samples:
             page.set_input_files("#image-file", str(sample))
             shows_top(page, sample.stem)
+
+
+def run_with_input(runner: ModuleType, name: str, out: Path) -> tuple[Any, Manifest]:
+    """Run a media example's fast form (verify --input on one generated file); check its
+    verify report; return the run and the manifest."""
+    run = runner.run_example(runner.EXAMPLES[name], out, fast=True)
+    report = json.loads(run.verify_json.read_text(encoding="utf-8"))
+    assert report["ok"], report
+    assert [(r["requested"], r["backend"], r["status"]) for r in report["results"]] == [
+        ("wasm", "wasm", "pass")]
+    return run, read_manifest(run.out_dir)
+
+
+def test_tones(runner: ModuleType, tmp_path: Path, chromium: Path) -> None:
+    run, manifest = run_with_input(runner, "tones", tmp_path)
+    train = load_example_train(runner, "tones")
+    assert manifest.labels == train.CLASSES
+    with opened(run.site_dir, chromium) as page:
+        for kind in train.CLASSES:  # each generated 2-second clip is ranked as its own kind
+            clip = run.model_dir / f"{kind}.wav"
+            page.set_input_files("#audio-file", str(clip))
+            page.wait_for_function("(name) => window.webml.last?.clip === name", arg=clip.name,
+                                   polling=100, timeout=60_000)
+            ranked = page.locator("#output ol.clip-labels li").all_text_contents()
+            assert ranked[0].removeprefix("■ ").rsplit(" ", 1)[0] == kind, ranked
+
+
+def test_boxes(runner: ModuleType, tmp_path: Path, chromium: Path) -> None:
+    from converter.tasks.detection import iou
+
+    run, manifest = run_with_input(runner, "boxes", tmp_path)
+    assert manifest.labels == load_example_train(runner, "boxes").CLASSES
+    truth = json.loads((run.model_dir / "sample.json").read_text(encoding="utf-8"))
+    with opened(run.site_dir, chromium) as page:
+        page.set_input_files("#image-file", str(run.model_dir / "sample.png"))
+        page.wait_for_function("() => window.webml.last?.detections !== undefined",
+                               polling=100, timeout=60_000)
+        found = page.evaluate("() => window.webml.last.detections")
+    # The trained detector finds the square and the circle, each as its class, on its box.
+    assert sorted(d["label"] for d in found) == sorted(t["label"] for t in truth), found
+    for want in truth:
+        best = max((d for d in found if d["label"] == want["label"]),
+                   key=lambda d: iou(np.array(d["box"]), np.array(want["box"])))
+        assert iou(np.array(best["box"]), np.array(want["box"])) >= 0.5, (best, want)
+
+
+def load_example_train(runner: ModuleType, name: str) -> ModuleType:
+    """An example's train.py, as the runner loaded it."""
+    return runner.load_train(runner.EXAMPLES[name])
