@@ -350,7 +350,7 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
         manifest = result.manifest
         size = manifest.download_bytes()
         click.echo(f"converted {source} -> {result.out_dir} ({manifest.runtime}, "
-                   f"{size / 1e6:.2f} MB, task {manifest.task})")
+                   f"{size / 1e6:.2f} MB, task {_task_name(manifest)})")
         for variant in sorted(set(manifest.variants.values())):
             from converter.targets.onnx import VARIANTS
 
@@ -364,6 +364,14 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
             click.echo(line)
         if manifest.quantization is not None or manifest.evaluation is not None:
             click.echo(_quantization_table(manifest))
+
+
+def _task_name(manifest: Any) -> str:
+    """The task the page runs: a text, audio or detection pipeline's, else the output's."""
+    if manifest.detection is not None:
+        return "detection"
+    pipeline = manifest.pipeline or manifest.audio
+    return pipeline.task if pipeline is not None else manifest.task
 
 
 def _backend_gaps(folder: Path) -> list[str]:
