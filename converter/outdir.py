@@ -94,26 +94,11 @@ def staged_output(target: Path, *, sources: Iterable[Path] = (),
     On any exception the staging folder is removed and ``target`` is as it was.
     """
     target = check_output(target, sources=sources, overwrite=overwrite)
-    staging = target.with_name(f".{target.name}{STAGING_SUFFIX}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(staging)
-        staging.mkdir()
-        (staging / STAGING_MARKER).write_text("webml staging folder\n", encoding="utf-8")
-        stage = Stage(staging / "output", staging / "scratch")
+    with _staging(target, "output") as stage:
         stage.output.mkdir()
-        stage.scratch.mkdir()
-    except OSError as exc:
-        raise write_error(exc, target) from exc
-    try:
-        with _temporary_files_in(stage.scratch):
-            yield stage
+        yield stage
         write_marker(stage.output)
         _swap_in(stage.output, target)
-    except OSError as exc:
-        raise write_error(exc, target) from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -136,20 +121,30 @@ def staged_file(target: Path, *, mark: bytes, sources: Iterable[Path] = ()) -> I
             if mark not in handle.read(4096):
                 raise WebmlError(f"{target} exists and is not a page webml wrote",
                                  "choose a new file path with -o")
+    with _staging(target, target.name) as stage:
+        yield stage
+        os.replace(stage.output, target)
+
+
+@contextlib.contextmanager
+def _staging(target: Path, output: str) -> Iterator[Stage]:
+    """The staging folder beside ``target``, its temporary files redirected; always removed.
+
+    Any OS error inside (a full disk, a read-only place) becomes one line.
+    """
     staging = target.with_name(f".{target.name}{STAGING_SUFFIX}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(staging)
+        _remove_stale(staging)  # refuses, before anything is made, a folder not webml's
         staging.mkdir()
-        (staging / STAGING_MARKER).write_text("webml staging folder\n", encoding="utf-8")
-        stage = Stage(staging / target.name, staging / "scratch")
-        stage.scratch.mkdir()
     except OSError as exc:
         raise write_error(exc, target) from exc
-    try:
+    try:  # from here on the staging folder is webml's own, removed whatever happens
+        (staging / STAGING_MARKER).write_text("webml staging folder\n", encoding="utf-8")
+        stage = Stage(staging / output, staging / "scratch")
+        stage.scratch.mkdir()
         with _temporary_files_in(stage.scratch):
             yield stage
-        os.replace(stage.output, target)
     except OSError as exc:
         raise write_error(exc, target) from exc
     finally:
