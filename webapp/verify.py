@@ -430,7 +430,9 @@ def drive_inputs(page: Any, timeout_s: float) -> tuple[list[str], list[str]]:
 
 def _draw(page: Any) -> None:
     """A diagonal stroke across the drawing canvas, with the mouse."""
-    box = page.locator("canvas.draw").bounding_box()
+    canvas = page.locator("canvas.draw")
+    canvas.scroll_into_view_if_needed()  # the answer's panel may have scrolled it away
+    box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.8, steps=8)
