@@ -19,7 +19,7 @@ import numpy as np
 
 from converter.errors import ManifestError
 from converter.quantize import QuantizationReport
-from converter.spec import TensorSpec
+from converter.spec import ModelFile, TensorSpec
 from converter.tasks import TextPipeline
 from converter.tasks.audio import AudioPipeline
 from converter.tasks.detection import DetectionPipeline
@@ -75,18 +75,6 @@ def decode_array(data: dict[str, Any]) -> np.ndarray:
     dtype = np.dtype(data["dtype"]).newbyteorder("<")
     raw = base64.b64decode(data["base64"])
     return np.frombuffer(raw, dtype=dtype).reshape(data["shape"]).astype(dtype.newbyteorder("="))
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    """A file of the web model, with what the page checks before using it."""
-
-    path: str
-    sha256: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -232,7 +220,7 @@ class Vendor:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Vendor:
         return cls(data["package"], data["version"], tuple(data["backends"]),
-                   tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
+                   tuple(ModelFile.from_json(f)
                          for f in data["files"]),
                    {k: tuple(v) for k, v in data["load"].items()})
 
@@ -327,7 +315,7 @@ class Manifest:
             return cls(
                 name=data["name"], runtime=runtime, entry=data["entry"],
                 variants=dict(data.get("variants", {})),
-                files=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
+                files=tuple(ModelFile.from_json(f)
                             for f in data["files"]),
                 inputs=tuple(TensorSpec.from_json(t) for t in data["inputs"]),
                 outputs=tuple(TensorSpec.from_json(t) for t in data["outputs"]),
@@ -342,7 +330,7 @@ class Manifest:
                             if data.get("evaluation") else None),
                 provenance=dict(data.get("provenance", {})),
                 vendor=Vendor.from_json(vendor) if vendor else None,
-                page=tuple(ModelFile(f["path"], f["sha256"], int(f["size"]))
+                page=tuple(ModelFile.from_json(f)
                            for f in data.get("page", [])),
                 pipeline=(TextPipeline.from_json(data["pipeline"])
                           if data.get("pipeline") else None),

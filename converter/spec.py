@@ -179,3 +179,19 @@ def _missing_error(resolved: tuple[TensorSpec, ...], missing: list[tuple[TensorS
     names = ", ".join(letters.values())
     return UnsupportedModelError(f"dynamic dimensions need a size: {where}",
                                  f"give them with {' '.join(flags)} ({names}: the sizes you want)")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A file a site ships (model, runtime, page), with what the page checks before using it."""
+
+    path: str
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelFile:
+        return cls(data["path"], data["sha256"], int(data["size"]))

@@ -27,7 +27,7 @@ from converter.manifest import (
 )
 from converter.outdir import staged_file, staged_output
 from converter.pipeline import ConvertOptions, Progress, convert_model
-from converter.tasks import Library, TextPipeline
+from converter.tasks import TextPipeline
 from converter.tasks.pipeline import text_backends
 from webapp import headers, record, runtimes
 from webapp.assets import static_root
@@ -216,7 +216,7 @@ def _copy_tokenizer_library(pipeline: TextPipeline | None, stage: Path,
     site_path = f"{runtimes.TOKENIZER_FOLDER}/{file.name}"
     say(f"copying {file.package} {runtimes.TOKENIZERS_VERSION} for the {pipeline.task} page")
     runtimes.copy_runtime_file(file, stage / site_path)
-    return dataclasses.replace(pipeline, library=Library(site_path, file.sha256,
+    return dataclasses.replace(pipeline, library=ModelFile(site_path, file.sha256,
                                                          (stage / site_path).stat().st_size))
 
 

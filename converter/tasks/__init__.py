@@ -17,23 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from converter.errors import ManifestError
+from converter.spec import ModelFile
 from converter.tasks.tokenize import TokenizeStage
 
 TEXT_TASKS = ("text-classification", "text-embedding", "token-classification")
 # A real sentence, so the golden check of a text site runs the tokenizer too.
 SAMPLE_TEXT = "webml runs this model in your browser, and nothing you type leaves it."
-
-
-@dataclass(frozen=True)
-class Library:
-    """The pinned JavaScript tokenizer a built site ships (set by ``webml build``)."""
-
-    path: str
-    sha256: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -44,7 +33,7 @@ class TextPipeline:
     tokenize: TokenizeStage
     post: tuple[dict[str, Any], ...]  # e.g. {"name": "softmax"}, {"name": "pool", "mode": "mean"}
     sample_text: str = SAMPLE_TEXT
-    library: Library | None = None
+    library: ModelFile | None = None  # the pinned JavaScript tokenizer (set by webml build)
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "sampleText": self.sample_text,
@@ -68,8 +57,7 @@ class TextPipeline:
         library = data.get("library")
         return cls(task, TokenizeStage.from_json(first), tuple(dict(s) for s in post),
                    str(data.get("sampleText", SAMPLE_TEXT)),
-                   Library(library["path"], library["sha256"], int(library["size"]))
-                   if library else None)
+                   ModelFile.from_json(library) if library else None)
 
 
 POST_STAGES = ("softmax", "labels", "pool", "normalize", "entities")
