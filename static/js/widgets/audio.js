@@ -6,13 +6,7 @@
 // Nothing is recorded or sent: the sound stays in the page.
 
 import { answerClip, decodeFile, segments, stream } from '../tasks/audio.js';
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+import { element, takeDroppedFiles } from './dom.js';
 
 const LIVE_SECONDS = 10;  // the live view shows the last this many seconds
 
@@ -94,14 +88,7 @@ export function mount(container, manifest, onClip, live) {
   label.append(file);
   root.append(label, element('p', 'drop-hint', 'or drop one here'));
   if (live) root.append(microphone(manifest, live.run, live.show));
-  root.addEventListener('dragover', (e) => { e.preventDefault(); root.classList.add('dragging'); });
-  root.addEventListener('dragleave', () => root.classList.remove('dragging'));
-  root.addEventListener('drop', (e) => {
-    e.preventDefault();
-    root.classList.remove('dragging');
-    const dropped = [...e.dataTransfer.files].find((f) => f.type.startsWith('audio/') || f.name.endsWith('.wav'));
-    if (dropped) feed(dropped);
-  });
+  takeDroppedFiles(root, (f) => f.type.startsWith('audio/') || f.name.endsWith('.wav'), feed);
   container.append(root);
 }
 

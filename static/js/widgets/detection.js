@@ -7,15 +7,9 @@
 
 import { canvasToTensor } from '../preprocess.js';
 import { detect, geometry } from '../tasks/detection.js';
+import { element, takeDroppedFiles } from './dom.js';
 
 const COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#9a6324'];
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** Mount the picture input; `onPicture(bitmap, name)` runs the model and shows the answer (main.js). */
 export function mount(container, manifest, onPicture) {
@@ -29,18 +23,7 @@ export function mount(container, manifest, onPicture) {
   const label = element('label', '', 'Choose a picture ');
   label.append(file);
   root.append(label, element('p', 'drop-hint', 'or drop a picture here, or paste one'));
-  root.addEventListener('dragover', (e) => { e.preventDefault(); root.classList.add('dragging'); });
-  root.addEventListener('dragleave', () => root.classList.remove('dragging'));
-  root.addEventListener('drop', (e) => {
-    e.preventDefault();
-    root.classList.remove('dragging');
-    const dropped = [...e.dataTransfer.files].find((f) => f.type.startsWith('image/'));
-    if (dropped) feed(dropped);
-  });
-  document.addEventListener('paste', (e) => {
-    const pasted = [...e.clipboardData.files].find((f) => f.type.startsWith('image/'));
-    if (pasted) feed(pasted);
-  });
+  takeDroppedFiles(root, (f) => f.type.startsWith('image/'), feed, { paste: true });
   container.append(root);
 }
 

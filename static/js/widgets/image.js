@@ -1,6 +1,7 @@
 // Image input: pick or drop a picture; for small grey-scale models, draw one.
 
 import { canvasToTensor, fitToCanvas } from '../preprocess.js';
+import { takeDroppedFiles } from './dom.js';
 
 const DRAW_SIZE = 280;
 
@@ -103,18 +104,7 @@ export function mount(container, manifest, onInput) {
   controls.append(labelled('Choose an image ', file), hint, cameraControls(pre, (video) => feed(fitToCanvas(video, pre.width, pre.height), { invert: pre.invert })));
 
   // Drag and drop anywhere on the widget; paste anywhere on the page.
-  root.addEventListener('dragover', (e) => { e.preventDefault(); root.classList.add('dragging'); });
-  root.addEventListener('dragleave', () => root.classList.remove('dragging'));
-  root.addEventListener('drop', (e) => {
-    e.preventDefault();
-    root.classList.remove('dragging');
-    const dropped = [...e.dataTransfer.files].find((f) => f.type.startsWith('image/'));
-    if (dropped) feedFile(dropped);
-  });
-  document.addEventListener('paste', (e) => {
-    const pasted = [...e.clipboardData.files].find((f) => f.type.startsWith('image/'));
-    if (pasted) feedFile(pasted);
-  });
+  takeDroppedFiles(root, (f) => f.type.startsWith('image/'), feedFile, { paste: true });
 
   if (pre.channels === 1 && pre.width <= 64 && pre.height <= 64) {
     const draw = document.createElement('canvas');

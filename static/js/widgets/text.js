@@ -6,14 +6,9 @@
 // Both show the tokens on request and say when a text was cut to what the
 // model reads.
 
-const TOP_K = 5;
+import { element } from './dom.js';
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+const TOP_K = 5;
 
 /** Mount the text box; `onText(text)` runs the pipeline and shows the answer (main.js). */
 export function mount(container, manifest, onText) {
