@@ -12,7 +12,8 @@ def test_a_tfjs_graph_model_site_passes_verify_on_wasm(chromium: Path, tmp_path:
     web, _ = tfjs_graph_model(tmp_path)
     site = build_site(web, tmp_path / "site", BuildOptions(backends=("wasm",)))
     assert (site.out_dir / "webml.json").is_file()
-    report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 3, samples=3))
+    report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 3, samples=3,
+                                                     watch_s=0))
     text = format_report(report)
     assert report.ok, text
     (result,) = report.results

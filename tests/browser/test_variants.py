@@ -41,7 +41,8 @@ def dense_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_each_backend_downloads_and_runs_its_own_graph(dense_site: Path, chromium: Path,
                                                        backend: str, graph: str,
                                                        other: str) -> None:
-    report = verify_site(dense_site, VerifyOptions((backend,), chromium, 60, 2, samples=2))
+    report = verify_site(dense_site, VerifyOptions((backend,), chromium, 60, 2, samples=2,
+                                                   watch_s=0))
     assert report.ok, format_report(report)
     assert report.results[0].backend == backend
     urls = [r.url for r in report.requests]

@@ -23,7 +23,7 @@ BACKENDS = {"onnx": ("auto", "webgpu", "webgl", "wasm"),
 def test_verify_passes_on_every_shipped_backend(sites: dict[str, Path], chromium: Path,
                                                 runtime: str) -> None:
     report = verify_site(sites[runtime], VerifyOptions(BACKENDS[runtime], chromium, 60, 3,
-                                                       samples=3))
+                                                       samples=3, watch_s=0))
     text = format_report(report)
     assert report.ok, text
     for result in report.results:
@@ -104,7 +104,7 @@ def test_a_request_to_another_origin_fails(sites: dict[str, Path], chromium: Pat
 
 def test_cli_verify_exit_codes(sites: dict[str, Path], chromium: Path, tmp_path: Path) -> None:
     good = subprocess.run([sys.executable, "-m", "webapp", "verify", str(sites["onnx"]),
-                           "--browser", str(chromium), "--repeats", "2",
+                           "--browser", str(chromium), "--repeats", "2", "--watch", "0",
                            "--json", str(tmp_path / "report.json")],
                           capture_output=True, text=True)
     assert good.returncode == 0, good.stdout + good.stderr
@@ -113,14 +113,14 @@ def test_cli_verify_exit_codes(sites: dict[str, Path], chromium: Path, tmp_path:
     broken = copy_site(sites["onnx"], tmp_path)
     site_file(broken, "model.onnx").write_bytes(b"not the model")
     bad = subprocess.run([sys.executable, "-m", "webapp", "verify", str(broken),
-                          "--browser", str(chromium), "--timeout", "30"],
+                          "--browser", str(chromium), "--timeout", "30", "--watch", "0"],
                          capture_output=True, text=True)
     assert bad.returncode == 1
     assert "verify: FAILED" in bad.stdout
 
 
 def test_report_is_a_plain_dataclass(sites: dict[str, Path], chromium: Path) -> None:
-    report = verify_site(sites["onnx"], VerifyOptions(("auto",), chromium, 60, 1))
+    report = verify_site(sites["onnx"], VerifyOptions(("auto",), chromium, 60, 1, watch_s=0))
     assert dataclasses.asdict(report)["results"][0]["status"] == "pass"
 
 
@@ -156,7 +156,8 @@ def test_a_hanging_backend_is_stopped_by_the_timeout(sites: dict[str, Path], chr
         if file["path"] == "js/runtimes/ort.js":
             file["sha256"] = sha256_file(site / file["path"])
     (site / "webml.json").write_text(json.dumps(manifest))
-    report = verify_site(site, VerifyOptions(("wasm",), chromium, timeout_s=3, repeats=1))
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, timeout_s=3, repeats=1,
+                                             watch_s=0))
     (result,) = report.results
     assert result.status == "error"
     assert "loading on wasm timed out after 3 s" in result.detail
@@ -165,12 +166,13 @@ def test_a_hanging_backend_is_stopped_by_the_timeout(sites: dict[str, Path], chr
 def test_unavailable_backends_pass_unless_required(converted: dict[str, Path], chromium: Path,
                                                   tmp_path: Path) -> None:
     site = build_site(converted["onnx"], tmp_path / "site", BuildOptions(backends=("wasm",)))
-    report = verify_site(site.out_dir, VerifyOptions(("webgpu", "wasm"), chromium, 60, 1))
+    report = verify_site(site.out_dir, VerifyOptions(("webgpu", "wasm"), chromium, 60, 1,
+                                                     watch_s=0))
     assert [r.status for r in report.results] == ["unavailable", "pass"]
     assert "not in this site" in report.results[0].detail
     assert report.ok
     required = verify_site(site.out_dir, VerifyOptions(("webgpu", "wasm"), chromium, 60, 1,
-                                                        require=("webgpu",)))
+                                                        require=("webgpu",), watch_s=0))
     assert not required.ok
 
 
@@ -181,7 +183,7 @@ def test_a_changed_script_stops_the_page(sites: dict[str, Path], chromium: Path,
     site = copy_site(sites["onnx"], tmp_path)
     with (site / path).open("a") as handle:
         handle.write("\n// changed after the build\n")
-    report = verify_site(site, VerifyOptions(("wasm",), chromium, 5, 1))
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 5, 1, watch_s=0))
     (result,) = report.results
     assert result.status == "error", format_report(report)
 
@@ -196,7 +198,8 @@ def test_several_inputs_int64_and_many_shards_run_in_the_page(
         backends=("wasm",), convert=ConvertOptions(shard_bytes=1500)))
     assert len(sharded.manifest.files) > 3  # model.json and several shards
     for site in (int_site, sharded):
-        report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 1, samples=2))
+        report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 1, samples=2,
+                                                         watch_s=0))
         assert report.ok, format_report(report)
 
 
@@ -209,5 +212,6 @@ def test_quantized_sites_pass_on_wasm(keras_files: dict[str, Path], chromium: Pa
     site = build_site(keras_files["keras"], tmp_path / "site", BuildOptions(
         backends=("wasm",), convert=ConvertOptions(target=target, quantize=mode,
                                                    quantize_samples=4)))
-    report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 1, samples=2))
+    report = verify_site(site.out_dir, VerifyOptions(("wasm",), chromium, 60, 1, samples=2,
+                                                     watch_s=0))
     assert report.ok, format_report(report)
