@@ -4,11 +4,10 @@
 
 // First: the guard closes what the CSP cannot before any other code runs.
 import { blocked } from './guard.js';
-import { candidates, golden, start, withTimeout } from './backends.js';
-import { fetchVerified, isSingleFile, loadManifest, modelFiles } from './manifest.js';
+import { golden, withTimeout } from './backends.js';
+import { isSingleFile } from './manifest.js';
+import { loadModel } from './model.js';
 import { render } from './outputs.js';
-import { adapterFor } from './runtimes/index.js';
-import { workerAdapter } from './runtimes/remote.js';
 import { decodeArray, encodeArray, toValues } from './tensors.js';
 
 // The page's scripts run: index.html's notice for when they never do (a refused
@@ -218,9 +217,8 @@ function defaultTitle(manifest) {
   return TASK_TITLES[manifest.task] || 'Model';
 }
 
-async function boot() {
-  await serviceWorker();
-  const manifest = await loadManifest();
+/** The manifest's title, description and runtime, shown as soon as it is read. */
+function showManifest(manifest) {
   api.manifest = manifest;
   const heading = manifest.title || defaultTitle(manifest);
   document.title = `${heading} · webml`;
@@ -230,53 +228,27 @@ async function boot() {
     $('description').hidden = false;
   }
   $('about').textContent = `${manifest.runtime === 'onnx' ? 'onnxruntime-web' : 'TensorFlow.js'} ${manifest.vendor.version} · made with webml ${manifest.provenance.webml || ''}`;
+}
 
-  // One count for the whole download: each fetch (the model here, the runtime in
-  // the worker) reports its own bytes, summed here against the total that the
-  // backend being tried needs, set when it starts (onTry).
+async function boot() {
+  await serviceWorker();
   const progress = $('progress');
-  const meter = { done: 0, total: 0, last: 0, lastTotal: 0 };
-  const onProgress = (loaded, total) => {
-    if (api.state.status === 'error') return;
-    // A fetch's count only grows: a smaller one, or another total, is the next fetch.
-    const fresh = loaded < meter.last || total !== meter.lastTotal;
-    meter.done += fresh ? loaded : loaded - meter.last;
-    meter.last = loaded;
-    meter.lastTotal = total;
-    meter.total = Math.max(meter.total, meter.done);
-    progress.value = meter.total ? meter.done / meter.total : 1;
-    setStatus('loading', `Downloading… ${downloaded(meter.done, meter.total)}`);
-  };
-  const expect = (backend) => {
-    const runtime = manifest.vendor.files.filter((f) => manifest.vendor.load[backend]?.includes(f.path));
-    const model = modelFiles(manifest, backend).filter((f) => !fetched.has(f.path));
-    meter.total = meter.done + [...runtime, ...model].reduce((sum, f) => sum + f.size, 0);
-  };
-  // The worker's own scripts are checked here: a worker takes no integrity attribute.
-  await fetchVerified(manifest.page);
-  // Model files are fetched for the backend being tried: a site may hold a graph
-  // for one backend and another for the rest, and a visitor downloads one.
-  const fetched = new Map();
-  const modelFor = async (backend) => {
-    const files = modelFiles(manifest, backend);
-    const missing = files.filter((f) => !fetched.has(f.path));
-    for (const [path, bytes] of await fetchVerified(missing, onProgress)) fetched.set(path, bytes);
-    return new Map(files.map((f) => [f.path, fetched.get(f.path)]));
-  };
-  // From disk (--single-file) a page can start no worker of its own: it runs here.
-  const adapter = isSingleFile ? await adapterFor(manifest.runtime) : workerAdapter(onProgress);
-  const timeoutMs = Number(params.get('timeout')) || undefined;
-  const requested = params.get('backend') || 'auto';
-  const result = await start({
-    adapter, manifest, timeoutMs,
-    backends: candidates(manifest, requested),
-    auto: requested === 'auto',
+  const result = await loadModel(document.baseURI, {
+    backend: params.get('backend') || 'auto',
+    timeoutMs: Number(params.get('timeout')) || undefined,
     allowSoftware: params.get('software') === '1',
-    context: { modelFor, baseUrl: document.baseURI, fetchFiles: (files) => fetchVerified(files, onProgress) },
-    onTry: (backend) => { expect(backend); setStatus('loading', `Starting ${backend}…`); },
+    onManifest: (manifest) => showManifest(manifest),
+    onProgress: (done, total) => {
+      if (api.state.status === 'error') return;
+      progress.value = total ? done / total : 1;
+      setStatus('loading', `Downloading… ${downloaded(done, total)}`);
+    },
+    onTry: (backend) => setStatus('loading', `Starting ${backend}…`),
   });
+  const { manifest } = result;
   progress.hidden = true;
   api.session = result.session;
+  api.model = result;
   const threads = result.session.threads > 1 ? `${result.session.threads} threads`
     : globalThis.crossOriginIsolated ? 'one thread'
       : isSingleFile ? 'one thread, as a page opened from a file'
