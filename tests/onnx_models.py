@@ -82,3 +82,22 @@ def stateful_model() -> Any:
         helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, None]),
         helper.make_tensor_value_info("stateN", TensorProto.FLOAT, [2, None, 128])], weights)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+
+
+def dense_classifier(features: int, classes: int, seed: int) -> Any:
+    """A one-layer classifier (MatMul, Add, Softmax) on ``x [N, features]``, weights from
+    ``seed``: two seeds give two versions of one model, same graph, other answers."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["xw"]),
+         helper.make_node("Add", ["xw", "b"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1)],
+        "dense",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", features])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes])],
+        [numpy_helper.from_array(rng.normal(size=(features, classes)).astype(np.float32), "w"),
+         numpy_helper.from_array(rng.normal(size=(classes,)).astype(np.float32), "b")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -128,10 +128,30 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
            progress: Progress | None) -> Manifest:
     """Write the site into the empty folder ``stage``; return its manifest."""
     say = progress or (lambda _message: None)
-    manifest = read_manifest(model_dir)
-    runtime = runtimes.RUNTIMES[manifest.runtime]
     say("copying the page")
     shutil.copytree(static_root(), stage, dirs_exist_ok=True)
+    manifest = place_model(model_dir, stage, options, say)
+    page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
+    site_manifest = dataclasses.replace(manifest, page=page)
+    pin_page_scripts(stage)
+    _fill_service_worker(stage)
+    (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
+    (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(), encoding="utf-8")
+    write_manifest(site_manifest, stage)
+    # Last: the sha256 of every file above, which verify checks what is served against.
+    say(f"build record {record.RECORD_NAME}: sha256 {record.write_record(stage)}")
+    return site_manifest
+
+
+def place_model(model_dir: Path, stage: Path, options: BuildOptions,
+                say: Progress) -> Manifest:
+    """Copy a converted model's files, and the runtime files it needs, into the site ``stage``.
+
+    Returns its site manifest (paths relative to ``stage``), without the page's
+    scripts: the caller lists those (``Manifest.page``).
+    """
+    manifest = read_manifest(model_dir)
+    runtime = runtimes.RUNTIMES[manifest.runtime]
     say(f"copying {len(manifest.files)} model file{'' if len(manifest.files) == 1 else 's'}")
     folder = model_folder(manifest)
     model_files = tuple(_copy_model_file(model_dir, f, stage, folder) for f in manifest.files)
@@ -142,17 +162,8 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
     say(f"copying {runtime.package} {runtime.version} for {', '.join(backends)}")
     vendor = _copy_runtime(runtime, backends, stage)
     pipeline = _copy_tokenizer_library(manifest.pipeline, stage, say)
-    page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
-    site_manifest = dataclasses.replace(manifest, files=model_files, vendor=vendor, page=page,
-                                        pipeline=pipeline, **_page_text(options))
-    pin_page_scripts(stage)
-    _fill_service_worker(stage)
-    (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
-    (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(), encoding="utf-8")
-    write_manifest(site_manifest, stage)
-    # Last: the sha256 of every file above, which verify checks what is served against.
-    say(f"build record {record.RECORD_NAME}: sha256 {record.write_record(stage)}")
-    return site_manifest
+    return dataclasses.replace(manifest, files=model_files, vendor=vendor, pipeline=pipeline,
+                               **_page_text(options))
 
 
 def runnable_defaults(model_dir: Path, runtime: str,
@@ -248,8 +259,11 @@ def pin_page_scripts(stage: Path) -> None:
     index.write_text(html.replace(entry, pinned + "</script>" + preloads), encoding="utf-8")
 
 
-def _fill_service_worker(stage: Path) -> None:
-    """Write the page's file list, a version that changes with them, and the headers into sw.js."""
+def _fill_service_worker(stage: Path, manifest: str = MANIFEST_NAME) -> None:
+    """Write the page's file list, a version that changes with them, and the headers into sw.js.
+
+    ``manifest``: what the page reads first (a site with several models: the catalogue).
+    """
     worker = stage / "sw.js"
     shell = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
                    if p.is_file() and p.suffix in (".html", ".js", ".css") and p != worker
@@ -257,7 +271,7 @@ def _fill_service_worker(stage: Path) -> None:
     version = hashlib.sha256(b"".join(hashlib.sha256((stage / p).read_bytes()).digest()
                                       for p in shell)).hexdigest()[:12]
     text = worker.read_text(encoding="utf-8")
-    files = json.dumps(["./", MANIFEST_NAME, *shell])
+    files = json.dumps(["./", manifest, *shell])
     for marker, value in (("const SHELL = [];", f"const SHELL = {files};"),
                           ("const VERSION = 'dev';", f"const VERSION = '{version}';"),
                           ("const HEADERS = {};",

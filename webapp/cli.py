@@ -383,7 +383,7 @@ def _backend_gaps(folder: Path) -> list[str]:
 
 
 @cli.command()
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Folder to write the site into: new, empty, or one webml wrote before "
                    "(replaced whole; a folder with other files is refused).")
@@ -400,10 +400,15 @@ def _backend_gaps(folder: Path) -> list[str]:
               help="A line under the page's heading, e.g. what the model does.")
 @_convert_options
 @_errors_as_one_line
-def build(source: Path, output: Path, backends: str | None, single_file: bool,
+def build(sources: tuple[Path, ...], output: Path, backends: str | None, single_file: bool,
           title: str | None, description: str | None, **flags: Any) -> None:
-    """Build a static site from SOURCE: a `webml convert` folder or a model file."""
+    """Build a static site from SOURCES: `webml convert` folders or model files.
+
+    Several make one site with a catalogue and a model picker, each named after
+    its folder or file (digits-v2: version 2 of digits); see docs/versions.md.
+    """
     from webapp.build import BuildOptions, build_site
+    from webapp.catalogue import build_catalogue_site
 
     if flags.get("target") == "all":
         raise click.BadParameter("a site runs one runtime: use --to tfjs or --to onnx "
@@ -412,13 +417,56 @@ def build(source: Path, output: Path, backends: str | None, single_file: bool,
         backends=_names(backends) if backends else None, single_file=single_file,
         title=title, description=description,
         convert=_make_convert_options(**flags))
-    site = build_site(source, output, options, progress=_progress())
+    site = (build_site(sources[0], output, options, progress=_progress()) if len(sources) == 1
+            else build_catalogue_site(sources, output, options, progress=_progress()))
     if single_file:
         click.echo(f"built {site.out_dir} ({site.total_bytes / 1e6:.1f} MB): open it in a "
                    "browser, no server needed")
     else:
         click.echo(f"built {site.out_dir} ({site.file_count} files, "
                    f"{site.total_bytes / 1e6:.1f} MB); serve it with: webml serve {output}")
+
+
+@cli.command(name="add")
+@click.argument("site", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--name", default=None,
+              help="The model's name in the site (default: SOURCE's folder or file name, "
+                   "less a trailing -vN).")
+@click.option("--version", "version", type=click.IntRange(min=1), default=None,
+              help="Its version number (default: SOURCE's -vN, else one more than the name's "
+                   "highest). A version already in the site is refused: versions never change.")
+@click.option("--backends", default=None,
+              help="Comma-separated backends to ship for it, as for build.")
+@click.option("--title", default=None, help="Its heading on the page (default: its name).")
+@click.option("--description", default=None, help="A line under its heading.")
+@_convert_options
+@_errors_as_one_line
+def add_command(site: Path, source: Path, name: str | None, version: int | None,
+                backends: str | None, title: str | None, description: str | None,
+                **flags: Any) -> None:
+    """Add SOURCE to a site built from several models, as a new version or model."""
+    from webapp.build import BuildOptions
+    from webapp.catalogue import add_version
+
+    options = BuildOptions(backends=_names(backends) if backends else None, title=title,
+                           description=description, convert=_make_convert_options(**flags))
+    added, number = add_version(site, source, name=name, version=version, options=options,
+                                progress=_progress())
+    click.echo(f"added {added}@{number} to {site}: ?model={added}@{number}")
+
+
+@cli.command()
+@click.argument("site", type=click.Path(path_type=Path))
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1))
+@_errors_as_one_line
+def promote(site: Path, name: str, version: int) -> None:
+    """Make VERSION of model NAME the one a link without a version gets (?model=NAME)."""
+    from webapp.catalogue import promote as promote_version
+
+    before = promote_version(site, name, version, progress=_progress())
+    click.echo(f"{name}: latest is {version} (was {before}) in {site}")
 
 
 @cli.command()
