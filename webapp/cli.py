@@ -595,3 +595,38 @@ def bench_command(source: Path, backends: str, runtimes: str | None, runs: int, 
     click.echo(format_bench(report))
     if json_path is not None:
         json_path.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+
+
+@cli.command()
+@click.argument("site", type=click.Path(path_type=Path))
+@click.option("--gh-pages", "target", flag_value="gh-pages",
+              help="Commit SITE (plus .nojekyll) onto a branch and push it, as mkdocs gh-deploy "
+                   "does; run it inside the repository. The work tree, index and branches stay "
+                   "as they are.")
+@click.option("--netlify", "target", flag_value="netlify",
+              help="Run `netlify deploy --dir SITE --prod` (or print it, when netlify is not on "
+                   "PATH).")
+@click.option("--cloudflare", "target", flag_value="cloudflare",
+              help="Run `wrangler pages deploy SITE` (or print it, when wrangler is not on "
+                   "PATH).")
+@click.option("--remote", default="origin", show_default=True,
+              help="--gh-pages: the git remote to push to.")
+@click.option("--branch", default="gh-pages", show_default=True,
+              help="--gh-pages: the branch GitHub Pages serves.")
+@click.option("--message", default=None,
+              help="--gh-pages: the commit's first line (the webml version and the build "
+                   "record's sha256 follow it).")
+@_errors_as_one_line
+def publish(site: Path, target: str | None, remote: str, branch: str,
+            message: str | None) -> None:
+    """Publish a built SITE: GitHub Pages, Netlify or Cloudflare Pages."""
+    from webapp.publish import GhPagesOptions, publish_site
+
+    if target is None:
+        raise click.UsageError("choose where: --gh-pages, --netlify or --cloudflare")
+    done = publish_site(site, target, GhPagesOptions(remote, branch, message))
+    click.echo(done.summary)
+    if target == "gh-pages":
+        where = done.url or "the address your host gives that branch"
+        click.echo(f"GitHub Pages serves it at {where} (no custom headers there: the site's "
+                   f"service worker adds them); check it with: webml verify URL --expect {site}")
