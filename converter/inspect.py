@@ -53,7 +53,7 @@ WEBGPU_STRING_OPS = frozenset({"Identity", "Reshape", "Squeeze", "Unsqueeze", "F
 class InspectOptions:
     """What to inspect. ``target`` None: the web format ``convert`` would choose."""
 
-    target: str | None = None  # "tfjs", "onnx" or "all"
+    target: str | None = None  # "tfjs", "onnx", "tflite" or "all"
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # for --to onnx
 
 
@@ -76,7 +76,7 @@ class BackendReport:
 class GraphReport:
     """One web graph of the model: its operators, and what each backend makes of them."""
 
-    runtime: str  # "tfjs" or "onnx", as in the manifest
+    runtime: str  # "tfjs", "onnx" or "litert", as in the manifest
     runtime_version: str  # of the browser runtime the tables describe
     graph: str  # which graph was read
     ops: tuple[tuple[str, int], ...]  # operator and node count, most used first
@@ -327,9 +327,37 @@ def _tfjs_report(model_json: Path, graph: str) -> GraphReport:
                        backends)
 
 
+# --- TFLite (LiteRT.js) ------------------------------------------------------------------
+
+def _tflite_graph(loaded: LoadedModel, workdir: Path, options: InspectOptions) -> GraphReport:
+    from converter.targets import TargetOptions, get_target
+
+    web = get_target("tflite").convert(loaded, workdir, TargetOptions(
+        input_shapes=options.input_shapes))
+    return _litert_report((workdir / web.entry).read_bytes(),
+                          "the TFLite model `webml convert --to tflite` writes")
+
+
+def _litert_report(data: bytes, graph: str) -> GraphReport:
+    counts = ops.tflite_operators(data)
+    backends = tuple(_split_named(b, {op: ops.litert_support(b, op) for op in counts})
+                     for b in ops.LITERT_BACKENDS)
+    return GraphReport("litert", f"LiteRT.js {ops.litert_version()}", graph, _histogram(counts),
+                       backends)
+
+
+def _split_named(backend: str, support: dict[str, Support]) -> BackendReport:
+    def named(kind: Support) -> tuple[str, ...]:
+        return tuple(sorted(op for op, s in support.items() if s is kind))
+
+    return BackendReport(backend, named(Support.NONE), named(Support.FALLBACK),
+                         named(Support.UNKNOWN))
+
+
 _GRAPH_READERS: dict[str, Callable[[LoadedModel, Path, InspectOptions], GraphReport]] = {
     "tfjs": _tfjs_graph,
     "onnx": _onnx_graph,
+    "tflite": _tflite_graph,
 }
 
 
@@ -378,6 +406,19 @@ def _onnx_facts(model: Any) -> Facts:
     return sum(_size(t.dims) for t in tensors if t.data_type not in shapes), None, ()
 
 
+def _tflite_parameters(data: bytes) -> int:
+    """The elements of a .tflite's constant float and int8 tensors (int32/int64 ones are
+    shapes), over all its subgraphs."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
+    shapes = (schema.TensorType.INT32, schema.TensorType.INT64)
+    return sum(_size(t.shape if t.shape is not None else ())
+               for graph in model.subgraphs or [] for t in graph.tensors or []
+               if t.type not in shapes and t.buffer and model.buffers[t.buffer].data is not None
+               and len(model.buffers[t.buffer].data))
+
+
 def _graph_model_facts(model_json: Path) -> Facts:
     graph = json.loads(model_json.read_text(encoding="utf-8"))
     return graph_model.weight_count(graph, skip_dtypes=SHAPE_DTYPES), None, ()
@@ -424,6 +465,10 @@ def _inspect_converted(folder: Path) -> ModelReport:
         graph = _ort_report(entry, variants, f"the converted ONNX model ({manifest.entry})",
                             converted=True)
         parameters = _onnx_facts(entry)[0]
+    elif manifest.runtime == "litert":
+        data = files[manifest.entry].read_bytes()
+        graph = _litert_report(data, f"the converted TFLite model ({manifest.entry})")
+        parameters = _tflite_parameters(data)
     else:
         model_json = files[manifest.entry]
         graph = _tfjs_report(model_json, f"the converted TensorFlow.js graph ({manifest.entry})")

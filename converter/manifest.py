@@ -27,7 +27,7 @@ from converter.tasks.detection import DetectionPipeline
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "webml.json"
 
-RUNTIMES = ("onnx", "tfjs")
+RUNTIMES = ("onnx", "tfjs", "litert")  # litert: a .tflite for LiteRT.js
 TASKS = ("classification", "regression", "generic")
 
 
@@ -230,8 +230,8 @@ class Manifest:
     """Everything the page needs to load, check, feed and explain the model."""
 
     name: str
-    runtime: str  # "onnx" (onnxruntime-web) or "tfjs" (TensorFlow.js graph model)
-    entry: str  # the file the runtime opens: model.onnx or model.json
+    runtime: str  # "onnx" (onnxruntime-web), "tfjs" (TensorFlow.js) or "litert" (LiteRT.js)
+    entry: str  # the file the runtime opens: model.onnx, model.json or model.tflite
     files: tuple[ModelFile, ...]
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]

@@ -2,9 +2,10 @@
 
 ``webml verify`` and ``webml bench`` get only a built site, not the model it was
 converted from, so they run the site's own model files: an ONNX model with
-onnxruntime, and a TensorFlow.js graph model with TensorFlow itself (its
+onnxruntime, a TensorFlow.js graph model with TensorFlow itself (its
 model.json is a GraphDef in JSON whose constants were moved to the weight
-shards; putting them back gives a graph TensorFlow runs).
+shards; putting them back gives a graph TensorFlow runs), and a .tflite with
+TensorFlow's TFLite interpreter (XNNPACK, as LiteRT.js runs it in the page).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from converter.errors import ConversionError
 from converter.manifest import Manifest
+from converter.quiet import captured_output
 
 Feeds = dict[str, np.ndarray]
 
@@ -47,9 +49,11 @@ def entry_path(manifest: Manifest, folder: Path) -> Path:
 
 
 def native_runner(runtime: str, entry: Path, *, threads: int = 0) -> NativeModel:
-    """A native runner for the web model file ``entry`` (model.onnx or model.json)."""
+    """A native runner for the web model file ``entry`` (model.onnx, model.json or model.tflite)."""
     if runtime == "onnx":
         return onnxruntime_model(entry, threads=threads)
+    if runtime == "litert":
+        return tflite_model(entry, threads=threads)
     return _tensorflow_graph(entry, threads)
 
 
@@ -70,6 +74,66 @@ def onnxruntime_model(source: Path | bytes, *, threads: int = 0) -> NativeModel:
 
     label = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "all threads"
     return NativeModel(f"onnxruntime ({label})", run)
+
+
+def tflite_model(source: Path | bytes, *, threads: int = 0) -> NativeModel:
+    """A .tflite model (a file, or flatbuffer bytes) in TensorFlow's TFLite interpreter.
+
+    Tensors are named as :func:`tflite_tensors` names them; an input fed another
+    shape than the model's is resized first.
+    """
+    interpreter = tflite_interpreter(source, threads=threads)
+    feeds, fetches = tflite_tensors(interpreter)
+
+    def run(values: Feeds) -> Feeds:
+        for name, detail in feeds:
+            if tuple(values[name].shape) != tuple(detail["shape"]):
+                interpreter.resize_tensor_input(detail["index"], values[name].shape)
+                interpreter.allocate_tensors()
+        for name, detail in feeds:
+            interpreter.set_tensor(detail["index"], np.asarray(values[name], detail["dtype"]))
+        interpreter.invoke()
+        return {name: interpreter.get_tensor(detail["index"]).copy() for name, detail in fetches}
+
+    label = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "all threads"
+    return NativeModel(f"TFLite interpreter ({label})", run)
+
+
+def tflite_interpreter(source: Path | bytes, *, threads: int = 0) -> Any:
+    """TensorFlow's ``tf.lite.Interpreter`` for a .tflite file or its bytes, tensors allocated.
+
+    TensorFlow 2.19 warns on every interpreter that it moves to the
+    ai_edge_litert package; webml pins TensorFlow, so the warning is noise here.
+    """
+    import warnings
+
+    from converter import _tf
+
+    tf = _tf.tensorflow()
+    where = {"model_path": str(source)} if isinstance(source, Path) else {"model_content": source}
+    with captured_output(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(**where, num_threads=threads or None)
+        interpreter.allocate_tensors()  # prints that it created the XNNPACK delegate
+    return interpreter
+
+
+def tflite_tensors(interpreter: Any) -> tuple[list[tuple[str, dict[str, Any]]],
+                                              list[tuple[str, dict[str, Any]]]]:
+    """The model's inputs and outputs in its own order, each with its interpreter detail.
+
+    Named as the serving signature names them (the source's input names and
+    Keras's output_0, ...); a tensor no signature names keeps its own name.
+    """
+    signatures = interpreter.get_signature_list()
+    inputs: dict[int, str] = {}
+    outputs: dict[int, str] = {}
+    if len(signatures) == 1:
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        inputs = {d["index"]: n for n, d in runner.get_input_details().items()}
+        outputs = {d["index"]: n for n, d in runner.get_output_details().items()}
+    return ([(inputs.get(d["index"], d["name"]), d) for d in interpreter.get_input_details()],
+            [(outputs.get(d["index"], d["name"]), d) for d in interpreter.get_output_details()])
 
 
 def _tensorflow_graph(model_json: Path, threads: int) -> NativeModel:

@@ -1,4 +1,5 @@
-"""Which operators each browser backend runs: the op tables of onnxruntime-web and TensorFlow.js.
+"""Which operators each browser backend runs: the op tables of onnxruntime-web, TensorFlow.js
+and LiteRT.js.
 
 The tables are data, in ``converter/data/`` (each file's ``about`` says where
 its numbers come from and for which runtime version). Lookups answer with a
@@ -21,6 +22,7 @@ from typing import Any
 DATA = Path(__file__).resolve().parent / "data"
 ORT_BACKENDS = ("webgpu", "webgl", "wasm")
 TFJS_BACKENDS = ("webgpu", "webgl", "wasm", "cpu")
+LITERT_BACKENDS = ("webgpu", "wasm")
 # Domains ONNX writes two ways; the tables use "".
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -204,3 +206,46 @@ def tfjs_support(backend: str, tf_op: str) -> Support:
         return Support.NONE
     kernels = table["op_kernels"].get(tf_op, [tf_op])
     return Support.NONE if set(kernels) & set(table["missing_kernels"][backend]) else Support.NATIVE
+
+
+def litert_version() -> str:
+    """The @litertjs/core version the TFLite table describes."""
+    return str(_table("litert_ops.json")["version"])
+
+
+def litert_support(backend: str, op: str) -> Support:
+    """Whether LiteRT.js ``backend`` runs the TFLite operator ``op`` (``CONV_2D``; a custom
+    operator as ``custom:NAME``). An operator the table does not cover is ``UNKNOWN``."""
+    table = _table("litert_ops.json")
+    if backend not in table["backends"]:
+        raise ValueError(f"unknown LiteRT.js backend {backend!r}; "
+                         f"choose from {', '.join(LITERT_BACKENDS)}")
+    if op.startswith("custom:"):  # LiteRT.js registers no custom operators
+        return Support.NONE
+    verdict = table["backends"][backend].get(op)
+    return Support.UNKNOWN if verdict is None else Support(verdict)
+
+
+def tflite_operators(data: bytes) -> Counter[str]:
+    """How many nodes of each operator a .tflite flatbuffer has, over all its subgraphs.
+
+    Builtin operators by their schema name (``CONV_2D``), custom ones as ``custom:NAME``.
+    """
+    from converter import _tf
+
+    _tf.tensorflow()  # quietly, before TensorFlow's lite package imports it
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
+    names = {value: key for key, value in vars(schema.BuiltinOperator).items()
+             if not key.startswith("_")}
+    codes = []
+    for code in model.operatorCodes or []:
+        # Codes past 127 live in builtinCode only; older files keep the deprecated byte.
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        custom = code.customCode
+        codes.append(f"custom:{custom.decode() if isinstance(custom, bytes) else custom}"
+                     if custom
+                     else names.get(builtin, str(builtin)))
+    return Counter(codes[op.opcodeIndex] for graph in model.subgraphs or []
+                   for op in graph.operators or [])

@@ -41,7 +41,7 @@ PROVENANCE_PACKAGES = ("webml", "keras", "tensorflow", "tensorflowjs", "tf2onnx"
 class ConvertOptions:
     """How to convert. ``None`` means: decide from the model."""
 
-    target: str | None = None  # "tfjs" or "onnx"; default by source format
+    target: str | None = None  # "tfjs", "onnx" or "tflite"; default by source format
     batch: int = 1
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --input-shape
     shard_bytes: int = 4 * 1024 * 1024
@@ -199,13 +199,27 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
                         f"the converted ONNX model ({name}) disagrees with the source: "
                         f"{bad.describe()}", "report this model to webml, or try --to tfjs")
                 golden = Golden(feeds, produced, options.atol, options.rtol, "onnxruntime")
+            elif web.runtime == "litert":
+                # The golden output stays the source's; the interpreter must agree with it.
+                native = native_runner(web.runtime, stage / web.entry)
+                produced = reference.guarded(native.run, native.framework, hints)(feeds)
+                check = compare_outputs(expected, produced, atol=options.atol, rtol=options.rtol)
+                if not check.ok:
+                    raise ConversionError(
+                        f"the converted TFLite model disagrees with the source: "
+                        f"{check.describe()}", "report this model to webml, or try --to onnx")
+                golden = Golden(feeds, expected, options.atol, options.rtol,
+                                reference.source_framework(loaded))
             else:
                 golden = Golden(feeds, expected, options.atol, options.rtol,
                                 reference.source_framework(loaded))
         values.check_outputs_finite(golden.outputs, feeds, golden.source)
         # A token classifier's labels are its tags, which the pipeline checks (text.finish).
         # A token classifier's tags and a detector's classes are checked by their stages.
-        task = _task(web, golden.outputs,
+        # Judged on the source's answer: a full-integer TFLite model's softmax comes in
+        # steps of 1/256, whose rows need not sum to 1.
+        task = _task(web, source(feeds) if web.runtime == "litert" and options.quantize
+                     else golden.outputs,
                      None if options.task in ("token-classification", "detection",
                                               *audio.AUDIO_TASKS) else options.labels,
                      {"text-classification": "classification", "text-embedding": "generic",

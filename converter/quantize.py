@@ -51,13 +51,17 @@ import numpy as np
 from converter.errors import ConversionError, UnsupportedModelError
 from converter.spec import TensorSpec
 
-MODES = {"tfjs": ("float16", "uint8", "uint16"), "onnx": ("float16", "uint8", "int8", "int4")}
+MODES = {"tfjs": ("float16", "uint8", "uint16"), "onnx": ("float16", "uint8", "int8", "int4"),
+         "tflite": ("float16", "int8")}
 
 # Modes that cannot run without real inputs: static int8 fixes each activation's
 # range once, from the calibration data. Generated inputs (uniform noise) give
 # ranges unlike any real input's, so the model would clip or waste its 256
 # levels on every real one: refuse rather than guess.
 NEEDS_CALIBRATION = ("int8",)
+# Targets whose int8 without calibration data is dynamic-range instead (tflite: TFLite's
+# converter quantizes the weights and the activations at run time).
+DYNAMIC_WITHOUT_CALIBRATION = ("tflite",)
 
 # Static 8-bit stores weights and activations as uint8 (U8U8), so that native and
 # wasm compute the same integers on every CPU. With int8 weights (S8S8 or U8S8),
@@ -118,7 +122,7 @@ def check_mode(target: str, mode: str | None, *, calibrated: bool = False) -> No
     if mode is not None and mode not in MODES[target]:
         raise UnsupportedModelError(f"--quantize {mode} is not available for {target}",
                                     f"choose one of: {', '.join(MODES[target])}")
-    if mode in NEEDS_CALIBRATION and not calibrated:
+    if mode in NEEDS_CALIBRATION and not calibrated and target not in DYNAMIC_WITHOUT_CALIBRATION:
         raise _calibration_missing(mode)
 
 

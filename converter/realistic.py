@@ -54,7 +54,9 @@ def input_hints(runtime: str, entry: Path, inputs: tuple[TensorSpec, ...],
                 outputs: tuple[TensorSpec, ...]) -> dict[str, ValueHint]:
     """A hint for each input the model (``entry``: model.onnx or model.json) says enough about."""
     hints: dict[str, ValueHint] = {}
-    tables = _onnx_tables(entry) if runtime == "onnx" else _tfjs_tables(entry)
+    # A .tflite (litert) is not read: its inputs get the hints their names give.
+    tables = (_onnx_tables(entry) if runtime == "onnx" else
+              _tfjs_tables(entry) if runtime == "tfjs" else {})
     words = _onnx_words(entry) if runtime == "onnx" else {}
     for spec in inputs:
         if spec.dtype == "string":

@@ -72,10 +72,12 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The conversion flags, shared by `convert` and `build MODEL_FILE`."""
     options = [
-        click.option("--to", "target", type=click.Choice(["tfjs", "onnx", "all"]), default=None,
+        click.option("--to", "target", type=click.Choice(["tfjs", "onnx", "tflite", "all"]),
+                     default=None,
                      help="Web format: tfjs (TensorFlow.js graph model), onnx (for "
-                          "onnxruntime-web) or all (each into its own subfolder). Default: tfjs "
-                          "for Keras/SavedModel, onnx for ONNX."),
+                          "onnxruntime-web), tflite (for LiteRT.js; Keras/SavedModel) or all "
+                          "(tfjs and onnx, each into its own subfolder). Default: tfjs for "
+                          "Keras/SavedModel, onnx for ONNX."),
         click.option("--batch", type=click.IntRange(min=1), default=None,
                      help="Batch size of the golden input and samples (tfjs fixes a dynamic "
                           "batch to it; onnx keeps it dynamic, webgl's graph fixes it). "
@@ -307,9 +309,11 @@ def cli() -> None:
 
 @cli.command(name="inspect")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--to", "target", type=click.Choice(["tfjs", "onnx", "all"]), default=None,
+@click.option("--to", "target", type=click.Choice(["tfjs", "onnx", "tflite", "all"]),
+              default=None,
               help="Which web graph to read: as for convert (Keras to ONNX runs tf2onnx, a few "
-                   "seconds more). Default: tfjs for Keras/SavedModel, onnx for ONNX.")
+                   "seconds more; tflite: LiteRT.js's operator table). Default: tfjs for "
+                   "Keras/SavedModel, onnx for ONNX.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D,D,...",
               help="With --to onnx: sizes for an input's dynamic dimensions, as for convert.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,

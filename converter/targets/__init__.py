@@ -19,6 +19,7 @@ from converter.spec import TensorSpec
 TARGETS: dict[str, str] = {
     "tfjs": "converter.targets.tfjs",
     "onnx": "converter.targets.onnx",
+    "tflite": "converter.targets.tflite",
 }
 
 # The target a source format gets when the user names none.

@@ -1,0 +1,159 @@
+"""Target: a TensorFlow Lite flatbuffer (model.tflite) for LiteRT.js, via a SavedModel.
+
+TensorFlow's own converter (``tf.lite.TFLiteConverter.from_saved_model``) on
+the SavedModel that Keras 3's ``model.export()`` writes, the road the tfjs
+target takes too. Only TFLite builtin operators: LiteRT.js has no Flex (TF
+select) kernels. Shapes are fixed in the model (the batch, ``--input-shape``)
+as for tfjs: XNNPACK plans a graph of static shapes.
+
+Quantization (``--quantize``), each measured against the float32 source:
+
+- ``float16``: float16 weights, dequantized to float32 when the model is
+  prepared (XNNPACK computes in float32): half the download.
+- ``int8`` with ``--calibration``: full-integer, every activation's range
+  calibrated on the real inputs (TFLite's representative dataset), int8
+  kernels throughout; inputs and outputs stay float32, so the page feeds the
+  same tensors.
+- ``int8`` without ``--calibration``: dynamic range, int8 weights, activations
+  quantized at run time.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter import _tf
+from converter.errors import ConversionError, UnsupportedModelError
+from converter.load import SERVING_SIGNATURE, LoadedModel
+from converter.native import tflite_interpreter, tflite_tensors
+from converter.quantize import calibration_samples
+from converter.quiet import captured_output
+from converter.savedmodel import saved_model_for
+from converter.spec import TensorSpec, guess_layout, resolve_shapes
+from converter.targets import TargetOptions, WebModel
+
+RUNTIME = "litert"
+ENTRY = "model.tflite"
+
+# ONNX sources: onnx2tf was measured on the kinds of model webml meets (docs/choosing.md,
+# benchmarks/onnx2tf_models.py); the message says what was found.
+ONNX_REFUSAL = "an ONNX model cannot be converted to TFLite by webml"
+ONNX_HINT = "use --to onnx (onnxruntime-web runs it as it is)"
+
+# TFLite's converter names an op no builtin kernel runs in its MLIR diagnostics.
+_NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+
+
+def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebModel:
+    """Convert ``loaded`` into ``out_dir/model.tflite``, quantized as ``options`` say."""
+    if loaded.format == "onnx":
+        raise UnsupportedModelError(ONNX_REFUSAL, ONNX_HINT)
+    if loaded.format == "tfjs":
+        raise UnsupportedModelError("a TensorFlow.js graph model cannot be converted to TFLite",
+                                    "convert its Keras or SavedModel source, or use --to tfjs")
+    # Fixed shapes, every dimension nothing fixes named in one error (as for tfjs).
+    inputs = resolve_shapes(loaded.spec.inputs, batch=options.batch, given=options.input_shapes,
+                            guess=False).inputs
+    with tempfile.TemporaryDirectory(prefix="webml-tflite-") as tmp:
+        saved_model = saved_model_for(loaded, Path(tmp))
+        if any(t.shape != s.shape for t, s in zip(inputs, loaded.spec.inputs, strict=True)):
+            saved_model = _static_saved_model(saved_model, inputs, Path(tmp) / "static")
+        float32 = convert_saved_model(saved_model)
+        if options.quantize == "int8" and options.progress is not None:
+            options.progress("int8: " + ("full-integer, activation ranges calibrated on the "
+                                         "--calibration inputs" if options.calibration is not None
+                                         else "dynamic range (no --calibration): int8 weights, "
+                                         "activations quantized at run time"))
+        data = float32 if options.quantize is None else convert_saved_model(
+            saved_model, options.quantize, calibration=options.calibration, inputs=inputs)
+    (out_dir / ENTRY).write_bytes(data)
+    interpreter = tflite_interpreter(data)
+    layouts = {t.name: t.layout for t in loaded.spec.inputs}
+    feeds, fetches = tflite_tensors(interpreter)
+    return WebModel(RUNTIME, ENTRY,
+                    tuple(_spec(name, detail, layouts) for name, detail in feeds),
+                    tuple(_spec(name, detail, {}) for name, detail in fetches),
+                    float32_bytes=len(float32))
+
+
+def convert_saved_model(saved_model: Path, mode: str | None = None, *,
+                        calibration: dict[str, np.ndarray] | None = None,
+                        inputs: tuple[TensorSpec, ...] = ()) -> bytes:
+    """The serving signature of ``saved_model`` as TFLite flatbuffer bytes.
+
+    ``mode``: None (float32), ``float16``, or ``int8`` (full-integer when
+    ``calibration`` is given, its samples split per ``inputs``; else dynamic range).
+    """
+    tf = _tf.tensorflow()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model),
+                                                         signature_keys=[SERVING_SIGNATURE])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if mode is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "int8" and calibration is not None:
+        feeds = calibration_samples(calibration, inputs)
+
+        def representative() -> Iterator[dict[str, np.ndarray]]:
+            yield from feeds
+
+        converter.representative_dataset = representative
+        # Full integer: an op without an int8 kernel fails the conversion instead of
+        # staying float32 unnoticed.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    try:
+        with captured_output() as log:
+            return bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError, ValueError, ...
+        text = f"{exc}\n{log.text}"
+        ops = sorted(set(_NOT_BUILTIN.findall(text)))
+        if ops:
+            raise UnsupportedModelError(
+                f"TFLite has no builtin operator for the model's TensorFlow op"
+                f"{'s' if len(ops) != 1 else ''} {', '.join(ops)} (LiteRT.js runs builtin "
+                "operators only)", "try --to onnx or --to tfjs") from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        hint = ("leave out --calibration for dynamic-range int8, or try --quantize float16"
+                if mode == "int8" and calibration is not None else "try --to onnx or --to tfjs")
+        raise ConversionError(f"TensorFlow's TFLite converter could not convert the model"
+                              f"{f' to {mode}' if mode else ''}: {first[:300]}", hint) from exc
+
+
+def _static_saved_model(saved_model: Path, inputs: tuple[TensorSpec, ...], target: Path) -> Path:
+    """A SavedModel whose serving signature takes ``inputs``' fixed shapes.
+
+    The TFLite converter keeps a dynamic dimension dynamic and the interpreter
+    then sizes it 1; a signature of fixed shapes fixes them in the model.
+    """
+    tf = _tf.tensorflow()
+    with captured_output():
+        source = tf.saved_model.load(str(saved_model))
+        serving = source.signatures[SERVING_SIGNATURE]
+        names = [t.name for t in inputs]
+
+        @tf.function(input_signature=[tf.TensorSpec(t.shape, t.dtype, name=t.name)
+                                      for t in inputs])
+        def serve(*args: Any) -> Any:
+            return serving(**dict(zip(names, args, strict=True)))
+
+        module = tf.Module()
+        module.source = source  # keeps the variables tracked, so they are saved
+        tf.saved_model.save(module, str(target),
+                            signatures={SERVING_SIGNATURE: serve.get_concrete_function()})
+    return target
+
+
+def _spec(name: str, detail: dict[str, Any], layouts: dict[str, str | None]) -> TensorSpec:
+    shape = tuple(int(d) for d in detail["shape_signature"])
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind in "SO":
+        raise UnsupportedModelError(f"the TFLite model's tensor {name!r} holds strings",
+                                    "LiteRT.js feeds numeric tensors: try --to onnx")
+    return TensorSpec(name, dtype.name, shape, layouts.get(name, guess_layout(shape)))
