@@ -203,6 +203,26 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class BatchSupport:
+    """How many inputs one run of the model takes: its inputs' and outputs' first axis.
+
+    ``size``: what every backend runs, the golden input's batch (``convert --batch``);
+    ``dynamic``: the backends that run any number at once (an ONNX model whose batch
+    dimension is dynamic, checked natively at convert: converter/batch.py).
+    """
+
+    size: int
+    dynamic: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "dynamic": list(self.dynamic)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BatchSupport:
+        return cls(int(data["size"]), tuple(str(b) for b in data.get("dynamic", ())))
+
+
+@dataclass(frozen=True)
 class Vendor:
     """The runtime files of a built site: written by ``webml build``, absent after convert."""
 
@@ -256,6 +276,8 @@ class Manifest:
     # The page's heading and the line under it (`build --title/--description`).
     title: str | None = None
     description: str | None = None
+    # Batch scoring (static/js/batch.js): None, one input at a time as the golden input.
+    batch: BatchSupport | None = None
 
     def entry_for(self, backend: str) -> str:
         """The model file that ``backend`` opens."""
@@ -286,6 +308,7 @@ class Manifest:
             "features": [f.to_json() for f in self.features] if self.features else None,
             "title": self.title,
             "description": self.description,
+            "batch": self.batch.to_json() if self.batch else None,
             "pipeline": self.pipeline.to_json() if self.pipeline else None,
             "detection": self.detection.to_json() if self.detection else None,
             "audio": self.audio.to_json() if self.audio else None,
@@ -339,6 +362,7 @@ class Manifest:
                 audio=AudioPipeline.from_json(data["audio"]) if data.get("audio") else None,
                 title=_optional_text(data, "title"),
                 description=_optional_text(data, "description"),
+                batch=BatchSupport.from_json(data["batch"]) if data.get("batch") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest: {exc}",

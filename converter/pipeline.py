@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from converter import dequantize, evaluate, quantize, realistic, reference, values
+from converter.batch import batch_support
 from converter.errors import ConversionError, UnsupportedModelError, WebmlError
 from converter.files import model_file
 from converter.load import LoadedModel, from_keras, load_model
@@ -276,6 +277,8 @@ def convert_model(source: Path | str | LoadedModel | Any, out_dir: Path | str,
             pipeline=pipeline,
             detection=detector,
             audio=audio.finish(sound, golden.outputs) if sound is not None else None,
+            # Text, detection and audio run their own stages one input at a time.
+            batch=None if pipeline or detector or sound else batch_support(web, stage, golden),
         )
         write_manifest(manifest, stage)
         count = len(manifest.files)

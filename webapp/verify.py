@@ -40,7 +40,7 @@ from converter.errors import BrowserError, WebmlError
 from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import sample_feeds, site_hints
-from webapp import record, verify_media, verify_text
+from webapp import catalogue, record, verify_media, verify_text
 from webapp.browser import error_line, launch, page_url, wait_until_ready
 from webapp.serve import running_server
 from webapp.table import text_table
@@ -73,6 +73,7 @@ class VerifyOptions:
     sample_inputs: dict[str, np.ndarray] | None = None  # the user's own samples, instead
     texts: list[str] | None = None  # --input: raw texts, for a site with a text pipeline
     media: list[Path] | None = None  # --input: a picture or a sound file, for such a site
+    model: str | None = None  # name@version on a site of several models; None: every one
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class BackendResult:
     checked: int = 0  # inputs compared: the golden one and the samples
     detail: str = ""
     inputs: tuple[str, ...] = ()  # the page's own controls verify drove, each giving an output
+    model: str | None = None  # name@version, on a site of several models (webapp/catalogue.py)
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,9 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     except ImportError as exc:
         raise BrowserError("Playwright is not installed", "pip install 'webml[browser]'") from exc
     site = Path(site)
-    manifest = read_manifest(site)
+    if options.model is None and catalogue.read_catalogue(site) is not None:
+        return catalogue.verify_every_version(site, options, progress=progress)
+    manifest = read_manifest(catalogue.manifest_folder(site, options.model))
     samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
     texts, text_note = verify_text.references(manifest, site, options.texts)
     media, media_note = verify_media.references(manifest, site, options.media)
@@ -337,8 +341,8 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
     recorder.attach(context, page)
     tries = len(shipped) if backend == "auto" else 1
     try:
-        ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),
-                                 options.timeout_s, tries)
+        ready = wait_until_ready(page, page_url(url, backend, options.timeout_s)
+                                 + catalogue.model_query(options.model), options.timeout_s, tries)
         return _run_page(page, ready, backend, manifest, samples, options, recorder, texts,
                          media)
     except Exception as exc:  # Playwright's Error and TimeoutError
@@ -503,7 +507,8 @@ def format_report(report: VerifyReport) -> str:
     rows = [("backend", "ran on", "status", "max abs err", "max rel err", "top-1", "load ms",
              "inference ms")]
     for r in report.results:
-        rows.append((r.requested, r.backend or "-", r.status,
+        rows.append((f"{r.model} {r.requested}" if r.model else r.requested,
+                     r.backend or "-", r.status,
                      f"{r.max_abs:.2e}" if r.max_abs is not None else "-",
                      f"{r.max_rel:.2e}" if r.max_rel is not None else "-",
                      f"{r.top1[0]}/{r.top1[1]}" if r.top1 else "-",
@@ -512,7 +517,7 @@ def format_report(report: VerifyReport) -> str:
     lines = text_table(rows)
     for r in report.results:
         if r.detail:
-            lines.append(f"{r.requested}: {r.detail}")
+            lines.append(f"{f'{r.model} ' if r.model else ''}{r.requested}: {r.detail}")
     lines.extend(report.notes)
     same = sum(r.same_origin for r in report.requests)
     total = sum(r.size or 0 for r in report.requests)
@@ -527,7 +532,8 @@ def format_report(report: VerifyReport) -> str:
         lines.append(f"  CSP violation: {text[:240]}")
     for r in report.results:
         if r.inputs:
-            lines.append(f"{r.requested}: drove {', '.join(r.inputs)}")
+            lines.append(f"{f'{r.model} ' if r.model else ''}{r.requested}: drove "
+                         f"{', '.join(r.inputs)}")
     lines.append(f"page events no CSP stops: {len(report.events)}"
                  f" ({sum(e.blocked for e in report.events)} blocked by the page's guard)")
     for e in report.events:

@@ -5,6 +5,7 @@
 // First: the guard closes what the CSP cannot before any other code runs.
 import { blocked } from './guard.js';
 import { golden, withTimeout } from './backends.js';
+import { chooseModel, showPicker } from './catalogue.js';
 import { isSingleFile } from './manifest.js';
 import { loadModel } from './model.js';
 import { render } from './outputs.js';
@@ -232,8 +233,15 @@ function showManifest(manifest) {
 
 async function boot() {
   await serviceWorker();
+  // A site of several models: the version ?model= names (catalogue.js); one model: webml.json.
+  const chosen = await chooseModel(params);
+  if (chosen) {
+    api.state.model = `${chosen.name}@${chosen.version}`;
+    showPicker(chosen, params, { panel: $('model-choice'), modelSelect: $('model-select'), versionSelect: $('version-select') });
+  }
   const progress = $('progress');
   const result = await loadModel(document.baseURI, {
+    manifestUrl: chosen ? new URL(chosen.manifestUrl, document.baseURI) : undefined,
     backend: params.get('backend') || 'auto',
     timeoutMs: Number(params.get('timeout')) || undefined,
     allowSoftware: params.get('software') === '1',
