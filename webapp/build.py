@@ -211,8 +211,8 @@ def _copy_runtime(runtime: runtimes.Runtime, backends: tuple[str, ...], stage: P
     files = []
     for file in runtime.files_for(backends):
         site_path = f"{runtime.folder}/{file.name}"
-        runtimes.copy_runtime_file(file, stage / site_path)
-        files.append(ModelFile(site_path, file.sha256, (stage / site_path).stat().st_size))
+        digest = runtimes.copy_runtime_file(file, stage / site_path)  # a rewritten copy's own
+        files.append(ModelFile(site_path, digest, (stage / site_path).stat().st_size))
     load = {b: tuple(f"{runtime.folder}/{name}" for name in runtime.backends[b])
             for b in backends}
     return Vendor(runtime.package, runtime.version, backends, tuple(files), load)

@@ -13,6 +13,7 @@ time: the build hook loads it in a build environment with no numpy.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from converter.errors import BuildError
 
 ORT_VERSION = "1.30.0"
 TFJS_VERSION = "4.22.0"
+LITERT_VERSION = "2.5.3"
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,14 @@ class VendorFile:
     package: str
     path: str  # inside the npm package
     sha256: str
+    site_name: str = ""  # its name in a site, where the package's own would clash
+    # (text, replacement) pairs applied on copy, each text found exactly once: the
+    # sha256 pins the package's file, the site's manifest the copy's.
+    rewrite: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
-        return Path(self.path).name
+        return self.site_name or Path(self.path).name
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,18 @@ class Runtime:
 
 _ORT = "onnxruntime-web"
 _TF = "@tensorflow/tfjs-"
+_LITERT = "@litertjs/core"
+# LiteRT.js runs in the page's inference worker, a module worker, where its loader
+# fails twice: dist/index.js imports "@litertjs/wasm-utils" by bare name (a worker
+# has no import map), and that loader runs the Emscripten glue with importScripts,
+# which a module worker lacks. So the copies get three small rewrites: the import
+# names the site's copy, the glue also sets globalThis.ModuleFactory (the adapter
+# imports it as a module; a pthread worker still runs it as a classic script), and
+# the loader skips its script when ModuleFactory is already set.
+_LITERT_IMPORT = (('from "@litertjs/wasm-utils";', 'from "./litert-wasm-utils.js";'),)
+_LITERT_LOADER = (("if (wasmLoaderScript) {", "if (wasmLoaderScript && !self.ModuleFactory) {"),)
+_LITERT_GLUE = (("var ModuleFactory = (() => {",
+                 "var ModuleFactory = globalThis.ModuleFactory = (() => {"),)
 
 RUNTIMES: dict[str, Runtime] = {
     "onnx": Runtime(
@@ -130,6 +148,46 @@ RUNTIMES: dict[str, Runtime] = {
             "cpu": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-cpu.min.js"),
         },
     ),
+    "litert": Runtime(
+        name="litert", package="litertjs", version=LITERT_VERSION,
+        files=(
+            VendorFile(_LITERT, "dist/index.js",
+                       "e7daccc3a31eef890848a737ccb863ded5f046a6b40c3fdc0556495adeb5d9b3",
+                       site_name="litert.js", rewrite=_LITERT_IMPORT),
+            VendorFile("@litertjs/wasm-utils", "dist/index.js",
+                       "e0e20bc28ab001ac732cf40d15b6eebd24fb0deaeb95eeba5100f51eebf015f2",
+                       site_name="litert-wasm-utils.js", rewrite=_LITERT_LOADER),
+            # Three builds; the page fetches one (static/js/runtimes/litert.js): threads
+            # and relaxed SIMD where the browser has both and the page is cross-origin
+            # isolated, relaxed SIMD on one thread, or plain SIMD (the compat build).
+            # All three carry the WebGPU accelerator. (The JSPI build, for WebNN and
+            # for a model split between WebGPU and wasm, is left out.)
+            VendorFile(_LITERT, "wasm/litert_wasm_threaded_internal.js",
+                       "92fe7a720c6deedaa1194c011c79a005ea4f6fc98f533b661cf7900760ab4849",
+                       rewrite=_LITERT_GLUE),
+            VendorFile(_LITERT, "wasm/litert_wasm_threaded_internal.wasm",
+                       "b5e54eca10f043497edf9a02186332707cae260c550d7ea22b2cae55669596cf"),
+            VendorFile(_LITERT, "wasm/litert_wasm_internal.js",
+                       "68efb69f770e3f76aff36a377de629ca496c131b86ac0f0f4b592a1543a898eb",
+                       rewrite=_LITERT_GLUE),
+            VendorFile(_LITERT, "wasm/litert_wasm_internal.wasm",
+                       "7280cf4471774867e385e6c3cd53e2b45e2975b80fea338fff4ef359b0865614"),
+            VendorFile(_LITERT, "wasm/litert_wasm_compat_internal.js",
+                       "4d8f894b7883654fd6e8439730aa41e79ceaab7d19184fc4f1f0b0f1a2a2c8a5",
+                       rewrite=_LITERT_GLUE),
+            VendorFile(_LITERT, "wasm/litert_wasm_compat_internal.wasm",
+                       "5255c8ad06eabdbd2522cdebf6b22fc10faf74625c23a49b9e072570cd1fa41c"),
+        ),
+        backends={
+            # Each backend lists every build: which one a visitor fetches, the page
+            # decides (static/js/runtimes/litert.js), so the site ships all three.
+            backend: ("litert.js", "litert-wasm-utils.js",
+                      "litert_wasm_threaded_internal.js", "litert_wasm_threaded_internal.wasm",
+                      "litert_wasm_internal.js", "litert_wasm_internal.wasm",
+                      "litert_wasm_compat_internal.js", "litert_wasm_compat_internal.wasm")
+            for backend in ("webgpu", "wasm")
+        },
+    ),
 }
 
 # onnxruntime-web's build with its wasm glue inside, for --single-file
@@ -143,7 +201,8 @@ ORT_SINGLE_FILE = VendorFile(
 # adapter is a software rasterizer (SwiftShader: WebGL was 17x and WebGPU 100x
 # slower than WebAssembly here); `?backend=` still picks it. The page downloads
 # only the files of the backend it starts.
-DEFAULT_BACKENDS = {"onnx": ("webgpu", "webgl", "wasm"), "tfjs": ("webgpu", "webgl", "wasm", "cpu")}
+DEFAULT_BACKENDS = {"onnx": ("webgpu", "webgl", "wasm"), "tfjs": ("webgpu", "webgl", "wasm", "cpu"),
+                    "litert": ("webgpu", "wasm")}
 
 # The tokenizer a text site's page runs in its inference worker (converter.tasks):
 # one plain ES module, no imports and no eval, so it loads under the page's CSP
@@ -178,8 +237,11 @@ def all_files() -> tuple[VendorFile, ...]:
             TOKENIZER)
 
 
-def copy_runtime_file(file: VendorFile, target: Path) -> None:
-    """Copy one runtime file into a site after checking its pinned sha256."""
+def copy_runtime_file(file: VendorFile, target: Path) -> str:
+    """Copy one runtime file into a site after checking its pinned sha256.
+
+    Returns the sha256 of the copy: the pinned one, or the rewritten file's.
+    """
     from converter.files import sha256_file  # here: see the module docstring
 
     root = node_modules()
@@ -195,4 +257,11 @@ def copy_runtime_file(file: VendorFile, target: Path) -> None:
                          "run `npm ci` to reinstall the pinned versions" if root != PACKAGED
                          else "reinstall webml")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(source.read_bytes())
+    data = source.read_bytes()
+    for text, replacement in file.rewrite:
+        if data.count(text.encode()) != 1:
+            raise BuildError(f"runtime file {file.package}/{file.path} does not hold {text!r} "
+                             "once, as the copy's rewrite expects", "run `npm ci`")
+        data = data.replace(text.encode(), replacement.encode())
+    target.write_bytes(data)
+    return hashlib.sha256(data).hexdigest() if file.rewrite else file.sha256

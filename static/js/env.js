@@ -2,6 +2,22 @@
 
 const SOFTWARE_RENDERERS = /swiftshader|llvmpipe|software|basic render/i;
 
+// The smallest module with a relaxed-SIMD instruction (i32x4.relaxed_trunc_f32x4_s),
+// the test wasm-feature-detect uses: WebAssembly.validate says whether this engine
+// takes it, without compiling anything.
+const RELAXED_SIMD = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
+
+/**
+ * What this engine's WebAssembly can do: relaxed SIMD, and threads (shared
+ * memory, which needs cross-origin isolation).
+ * @returns {{relaxedSimd: boolean, threads: boolean}}
+ */
+export function wasmFeatures() {
+  const relaxedSimd = typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_SIMD);
+  const threads = Boolean(globalThis.crossOriginIsolated) && typeof SharedArrayBuffer === 'function';
+  return { relaxedSimd, threads };
+}
+
 async function webgpuReason(manifest, { auto, allowSoftware }) {
   if (!globalThis.navigator?.gpu) return 'this browser has no WebGPU';
   const adapter = await navigator.gpu.requestAdapter().catch(() => null);

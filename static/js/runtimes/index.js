@@ -8,6 +8,7 @@
 export const ADAPTERS = {
   onnx: () => import('./ort.js'),
   tfjs: () => import('./tfjs.js'),
+  litert: () => import('./litert.js'),
 };
 
 /** The adapter module for a manifest's runtime. */
