@@ -529,24 +529,26 @@ def serve(site: Path, host: str, port: int) -> None:
               metavar="SECONDS",
               help="Keep watching every page this long after the last check, for what it does "
                    "late (pages are watched for the whole run, while verify uses their inputs).")
+@click.option("--model", default=None, metavar="NAME@VERSION",
+              help="On a site of several models: check only this version (NAME alone: its "
+                   "latest). Default: every version of every model.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
 def verify(site: Path, backends: str, require: str, samples: int,
            sample_inputs: Path | None, input_file: Path | None, browser: Path | None,
            timeout: float, repeats: int, atol: float | None, rtol: float | None,
-           watch: float, json_path: Path | None) -> None:
+           watch: float, model: str | None, json_path: Path | None) -> None:
     """Run SITE in headless Chromium and check it against native outputs and for leaks."""
-    from converter.manifest import read_manifest
     from converter.tasks.pipeline import read_texts
+    from webapp.catalogue import shipped_backends
     from webapp.verify import VerifyOptions, format_report, verify_site
     from webapp.verify_media import is_media
 
     chosen = _names(backends)
     required = _names(require)
     if chosen == ("all",):
-        vendor = read_manifest(site).vendor
-        shipped = vendor.backends if vendor else ()
+        shipped = shipped_backends(site)
         chosen = ("webgpu", "webgl", "wasm", *(b for b in shipped
                                                if b not in ("webgpu", "webgl", "wasm")))
     chosen = (*chosen, *(b for b in required if b not in chosen))
@@ -557,7 +559,8 @@ def verify(site: Path, backends: str, require: str, samples: int,
                                              texts=read_texts(input_file) if input_file
                                              and not is_media(input_file) else None,
                                              media=[input_file] if input_file
-                                             and is_media(input_file) else None),
+                                             and is_media(input_file) else None,
+                                             model=model),
                          progress=_progress())
     click.echo(format_report(report))
     if json_path is not None:

@@ -187,8 +187,11 @@ def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, *,
 
     ``timeout`` is how long a connection may stay silent before it is closed.
     """
+    from webapp.catalogue import CATALOGUE_NAME  # here: it imports the builder
+
     site = Path(site)
-    if not (site / "index.html").is_file() or not (site / MANIFEST_NAME).is_file():
+    if not (site / "index.html").is_file() or not any(
+            (site / name).is_file() for name in (MANIFEST_NAME, CATALOGUE_NAME)):
         raise BuildError(f"{site} is not a built webml site (no index.html and {MANIFEST_NAME})",
                          "build one with `webml build MODEL -o SITE`")
     handler = partial(SiteHandler, directory=str(site.resolve()), quiet=quiet, timeout=timeout)
