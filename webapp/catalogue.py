@@ -27,7 +27,8 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from converter.errors import BuildError, ManifestError
 from converter.files import model_file, sha256_file
@@ -36,6 +37,9 @@ from converter.outdir import MARKER, staged_output
 from converter.pipeline import Progress, convert_model
 from webapp import build, headers, record
 from webapp.assets import static_root
+
+if TYPE_CHECKING:  # verify imports this module
+    from webapp.verify import VerifyOptions, VerifyReport
 
 CATALOGUE_NAME = "models.json"
 CATALOGUE_VERSION = 1
@@ -423,3 +427,39 @@ def _mark_index(site: Path) -> None:
 def _write_catalogue(site: Path, catalogue: Catalogue) -> None:
     text = json.dumps(catalogue.to_json(), indent=1) + "\n"
     (site / CATALOGUE_NAME).write_text(text, encoding="utf-8")
+
+
+def model_query(choice: str | None) -> str:
+    """What a page URL that already has a query adds to open ``choice`` (``name@version``)."""
+    return f"&model={quote(choice, safe='@')}" if choice else ""
+
+
+def verify_every_version(site: Path, options: VerifyOptions, *,
+                         progress: Progress | None = None) -> VerifyReport:
+    """``webml verify`` on a catalogue site: every version of every model, one after another.
+
+    Each is opened at its own ``?model=name@version`` and checked against its
+    own manifest's golden output, with every check verify makes (the privacy
+    audit, the build record); the reports are joined into one, each result
+    naming its version.
+    """
+    from webapp.verify import verify_site
+
+    say = progress or (lambda _message: None)
+    catalogue = read_catalogue(site)
+    assert catalogue is not None  # verify_site asks only on a catalogue site
+    reports = []
+    for label in catalogue.labels():
+        say(f"{label}: {Path(site) / CATALOGUE_NAME}")
+        report = verify_site(site, dataclasses.replace(options, model=label), progress=say)
+        reports.append((label, report))
+    first = reports[0][1]
+    return dataclasses.replace(
+        first,
+        results=tuple(dataclasses.replace(r, model=label)
+                      for label, report in reports for r in report.results),
+        requests=tuple(r for _, report in reports for r in report.requests),
+        csp_violations=tuple(v for _, report in reports for v in report.csp_violations),
+        events=tuple(e for _, report in reports for e in report.events),
+        notes=tuple(f"{label}: {n}" for label, report in reports for n in report.notes),
+        files=tuple(dict.fromkeys(f for _, report in reports for f in report.files)))
