@@ -494,7 +494,16 @@ def serve(site: Path, host: str, port: int) -> None:
 
 
 @cli.command()
-@click.argument("site", type=click.Path(path_type=Path))
+@click.argument("site", metavar="SITE|URL")
+@click.option("--expect", type=click.Path(path_type=Path), default=None, metavar="SITE",
+              help="With a URL: the site folder you published. Every file the host serves must "
+                   "match its build record, with the headers its _headers names and the types "
+                   "the page needs (.wasm as application/wasm, .mjs as JavaScript); the page, "
+                   "opened from the host, is checked and audited as for a folder.")
+@click.option("--host-headers/--no-host-headers", default=True, show_default=True,
+              help="With a URL: require the site's headers from the host. --no-host-headers "
+                   "for a host that cannot send them (GitHub Pages: the site's service worker "
+                   "adds them): only the types are checked.")
 @click.option("--backends", default="auto", show_default=True,
               help="Comma-separated backends to check (auto, webgpu, webgl, wasm, cpu): `auto` "
                    "is what a visitor gets; `all` is webgpu, webgl, wasm and any other the site "
@@ -535,40 +544,55 @@ def serve(site: Path, host: str, port: int) -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
-def verify(site: Path, backends: str, require: str, samples: int,
+def verify(site: str, expect: Path | None, host_headers: bool, backends: str, require: str,
+           samples: int,
            sample_inputs: Path | None, input_file: Path | None, browser: Path | None,
            timeout: float, repeats: int, atol: float | None, rtol: float | None,
            watch: float, model: str | None, json_path: Path | None) -> None:
-    """Run SITE in headless Chromium and check it against native outputs and for leaks."""
+    """Run SITE in headless Chromium and check it against native outputs and for leaks.
+
+    Given a URL and --expect SITE: the site as a host serves it, against that build.
+    """
     from converter.tasks.pipeline import read_texts
     from webapp.catalogue import shipped_backends
     from webapp.verify import VerifyOptions, format_report, verify_site
     from webapp.verify_media import is_media
+    from webapp.verify_remote import format_remote, is_url, verify_url
 
+    url = site if is_url(site) else None
+    if (url is None) != (expect is None):
+        raise click.UsageError("a URL needs --expect SITE, the folder you published; a folder "
+                               "takes no --expect")
+    folder = expect if expect is not None else Path(site)
+    check = verify_site if url is None else functools.partial(verify_url, url,
+                                                              host_headers=host_headers)
     chosen = _names(backends)
     required = _names(require)
     if chosen == ("all",):
-        shipped = shipped_backends(site)
+        shipped = shipped_backends(folder)
         chosen = ("webgpu", "webgl", "wasm", *(b for b in shipped
                                                if b not in ("webgpu", "webgl", "wasm")))
     chosen = (*chosen, *(b for b in required if b not in chosen))
-    report = verify_site(site, VerifyOptions(chosen, browser, timeout, repeats, samples, atol,
-                                             rtol, required, watch, sample_inputs=(
-                                                 _arrays(sample_inputs, "sample-inputs")
-                                                 if sample_inputs else None),
-                                             texts=read_texts(input_file) if input_file
-                                             and not is_media(input_file) else None,
-                                             media=[input_file] if input_file
-                                             and is_media(input_file) else None,
-                                             model=model),
-                         progress=_progress())
-    click.echo(format_report(report))
+    outcome = check(folder, VerifyOptions(chosen, browser, timeout, repeats, samples, atol,
+                                          rtol, required, watch, sample_inputs=(
+                                              _arrays(sample_inputs, "sample-inputs")
+                                              if sample_inputs else None),
+                                          texts=read_texts(input_file) if input_file
+                                          and not is_media(input_file) else None,
+                                          media=[input_file] if input_file
+                                          and is_media(input_file) else None,
+                                          model=model),
+                      progress=_progress())
+    report = outcome.report if url is not None else outcome
+    click.echo(format_remote(outcome) if url is not None else format_report(report))
     if json_path is not None:
         data = asdict(report)
         data["site"] = str(report.site)
-        data["ok"] = report.ok
+        data["ok"] = outcome.ok
+        if url is not None:
+            data.update(url=outcome.url, headers=list(outcome.headers))
         json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    if not report.ok:
+    if not outcome.ok:
         sys.exit(EXIT_VERIFY_FAILED)
 
 

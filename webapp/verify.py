@@ -22,13 +22,14 @@ match the build record (webapp/record.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import statistics
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class VerifyOptions:
     texts: list[str] | None = None  # --input: raw texts, for a site with a text pipeline
     media: list[Path] | None = None  # --input: a picture or a sound file, for such a site
     model: str | None = None  # name@version on a site of several models; None: every one
+    url: str | None = None  # a deployed copy of the site to check (verify URL --expect SITE)
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     media, media_note = verify_media.references(manifest, site, options.media)
     results = []
     watched: list[tuple[Any, _Recorder]] = []
-    with running_server(site) as url, sync_playwright() as playwright:
+    with _served(site, options.url) as url, sync_playwright() as playwright:
         changed = record.check_served(site, url)
         browser = launch(playwright, options.browser)
         try:
@@ -291,6 +293,16 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     return VerifyReport(site, tuple(results), tuple(requests), tuple(violations),
                         options.require, notes, tuple(events), changed,
                         record.record_sha256(site))
+
+
+@contextlib.contextmanager
+def _served(site: Path, url: str | None) -> Iterator[str]:
+    """``url`` when given (a host serving a copy of ``site``), else ``site`` served here."""
+    if url is not None:
+        yield url
+        return
+    with running_server(site) as served:
+        yield served
 
 
 def _close_quietly(context: Any) -> None:
@@ -500,6 +512,18 @@ def _origin(url: str) -> str | None:
     if parts.scheme in ("data", "blob", "about"):
         return None  # in-page content, not a network request
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def failures(report: VerifyReport) -> tuple[str, ...]:
+    """Why ``report`` is not ok, one line per problem (empty when it passed)."""
+    lines = [f"{r.requested}: {r.status}" + (f" ({r.detail})" if r.detail else "")
+             for r in report.results if not report.result_ok(r)]
+    lines += [f"request to another origin: {r.method} {r.url}" for r in report.off_origin]
+    lines += [f"request after the model loaded: {r.method} {r.url}" for r in report.after_load]
+    lines += [f"CSP violation: {text[:240]}" for text in report.csp_violations]
+    lines += [f"{e.kind}: {e.url}" + (" (blocked by the page's guard)" if e.blocked else "")
+              for e in report.events]
+    return (*lines, *report.files)
 
 
 def format_report(report: VerifyReport) -> str:
