@@ -131,7 +131,7 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
     say("copying the page")
     shutil.copytree(static_root(), stage, dirs_exist_ok=True)
     manifest = place_model(model_dir, stage, options, say)
-    page = tuple(model_file(p, stage) for p in sorted((stage / "js").rglob("*.js")))
+    page = page_scripts(stage)
     site_manifest = dataclasses.replace(manifest, page=page)
     pin_page_scripts(stage)
     _fill_service_worker(stage)
@@ -229,6 +229,21 @@ def _copy_tokenizer_library(pipeline: TextPipeline | None, stage: Path,
     runtimes.copy_runtime_file(file, stage / site_path)
     return dataclasses.replace(pipeline, library=ModelFile(site_path, file.sha256,
                                                          (stage / site_path).stat().st_size))
+
+
+# The embedding modules at the site root (docs/embed.md), checked like the page's own.
+EMBED_MODULES = ("webml.js", "webml-element.js")
+
+
+def page_scripts(stage: Path) -> tuple[ModelFile, ...]:
+    """The site's own scripts, which the manifest's ``page`` lists and the page checks.
+
+    The page's modules under js/ (its worker's too) and the embedding modules
+    (webml.js, webml-element.js) that a host page imports.
+    """
+    scripts = [*sorted((stage / "js").rglob("*.js")),
+               *(stage / name for name in EMBED_MODULES if (stage / name).is_file())]
+    return tuple(model_file(p, stage) for p in scripts)
 
 
 def sri(data: bytes) -> str:
