@@ -9,8 +9,10 @@ reads them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,12 +59,17 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
                 "strings": [v.decode("utf-8") if isinstance(v, bytes) else str(v)
                             for v in values]}
     array = np.ascontiguousarray(array).reshape(shape)  # ascontiguousarray makes a scalar 1-D
-    little = array.astype(array.dtype.newbyteorder("<"), copy=False)
     return {
         "dtype": str(array.dtype) if array.dtype != np.bool_ else "bool",
         "shape": list(array.shape),
-        "base64": base64.b64encode(little.tobytes()).decode("ascii"),
+        "base64": base64.b64encode(_little_endian(array)).decode("ascii"),
     }
+
+
+def _little_endian(array: np.ndarray) -> bytes:
+    """An array's values in C order as little-endian bytes."""
+    array = np.ascontiguousarray(array)
+    return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
 def decode_array(data: dict[str, Any]) -> np.ndarray:
@@ -144,12 +151,77 @@ class Feature:
         return cls(str(data["name"]), number("min"), number("max"), number("default"))
 
 
+# The golden check's cost, paid on every page load (docs/manifest.md#golden):
+# a tensor of more than GOLDEN_INLINE_BYTES goes into the golden file, raw bytes
+# fetched once for the check, instead of base64 inside webml.json; an output of
+# more than GOLDEN_SAMPLE values keeps that many: its GOLDEN_LARGEST largest
+# magnitudes (where a detector's answer is) and the rest drawn at random, seeded.
+GOLDEN_INLINE_BYTES = 4096
+GOLDEN_SAMPLE = 4096
+GOLDEN_LARGEST = 512
+GOLDEN_ALIGN = 8  # each array starts on a multiple of 8, so the page views it in place
+# Integer inputs are token ids and masks: the worker's text pipeline checks its
+# tokenizer against the inline ids (static/js/tasks/pipeline.js), so they stay inline.
+_INLINE_INPUT_DTYPES = ("int32", "int64")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Where a sampled golden output's values sit in the whole output."""
+
+    indices: np.ndarray  # int32 positions in the output's C-order values, ascending
+    shape: tuple[int, ...]  # the whole output's shape
+
+
+def sample_indices(values: np.ndarray) -> np.ndarray:
+    """The positions of a large output that its golden sample keeps (see GOLDEN_SAMPLE)."""
+    magnitude = np.abs(np.asarray(values, dtype=np.float64).reshape(-1))
+    largest = np.argpartition(-magnitude, GOLDEN_LARGEST)[:GOLDEN_LARGEST]
+    rest = np.ones(magnitude.size, dtype=bool)
+    rest[largest] = False
+    drawn = np.random.default_rng(0).choice(np.flatnonzero(rest), GOLDEN_SAMPLE - GOLDEN_LARGEST,
+                                            replace=False)
+    return np.sort(np.concatenate([largest, drawn])).astype(np.int32)
+
+
+class _GoldenFile:
+    """The golden file's bytes, collected while the golden's JSON is written."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def add(self, array: np.ndarray, inline: bool) -> dict[str, Any]:
+        encoded = encode_array(array)
+        raw = _little_endian(array) if "base64" in encoded else b""
+        if inline or len(raw) <= GOLDEN_INLINE_BYTES:
+            return encoded
+        self.data += bytes(-len(self.data) % GOLDEN_ALIGN)
+        offset = len(self.data)
+        self.data += raw
+        return {"dtype": encoded["dtype"], "shape": encoded["shape"], "offset": offset,
+                "length": len(raw)}
+
+
+def _decode_entry(data: dict[str, Any], blob: bytes | None) -> np.ndarray:
+    """An array from the golden's JSON: inline (see decode_array), or in the golden file."""
+    if "offset" not in data:
+        return decode_array(data)
+    if blob is None:
+        raise ValueError("an array is in the golden file, and the manifest names none")
+    dtype = np.dtype(data["dtype"]).newbyteorder("<")
+    count = int(data["length"]) // dtype.itemsize
+    return np.frombuffer(blob, dtype=dtype, count=count, offset=int(data["offset"])).reshape(
+        data["shape"]).astype(dtype.newbyteorder("="))
+
+
 @dataclass(frozen=True)
 class Golden:
     """A fixed input and the native framework's output for it, with the tolerance.
 
     An output ``b`` from the browser matches the native ``a`` when
-    ``|a - b| <= atol + rtol * |a|`` element-wise.
+    ``|a - b| <= atol + rtol * |a|`` element-wise. A large output is written as a
+    sample (see GOLDEN_SAMPLE); read back, ``outputs`` holds the sample's values
+    and ``samples`` where they sit: compare ``outputs`` with :meth:`pick` of an answer.
     """
 
     inputs: dict[str, np.ndarray]
@@ -160,21 +232,77 @@ class Golden:
     # Where atol came from when it is not --atol as given: a quantized model's is
     # derived from its measured quantization error. None: --atol.
     tolerance_from: str | None = None
+    # Outputs kept as a sample (a manifest read back): name -> where outputs[name] sits.
+    samples: dict[str, Sample] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def pick(self, actual: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``actual`` outputs at the places the golden holds: a sampled output's positions.
+
+        An answer of another size is left whole, for the comparison to report."""
+        picked = dict(actual)
+        for name, sample in self.samples.items():
+            if name in actual and np.size(actual[name]) == math.prod(sample.shape):
+                picked[name] = np.asarray(actual[name]).reshape(-1)[sample.indices]
+        return picked
+
+    def encode(self) -> tuple[dict[str, Any], bytes]:
+        """The golden's JSON, and the golden file's bytes (empty: there is none)."""
+        packed = _GoldenFile()
+        inputs = {k: packed.add(v, str(v.dtype) in _INLINE_INPUT_DTYPES)
+                  for k, v in self.inputs.items()}
+        outputs = {}
+        for name, values in self.outputs.items():
+            sample = self.samples.get(name)
+            if sample is None and values.dtype.kind not in "OUS" and values.size > GOLDEN_SAMPLE:
+                sample = Sample(sample_indices(values), tuple(values.shape))
+                values = values.reshape(-1)[sample.indices]
+            if sample is None:
+                outputs[name] = packed.add(values, False)
+                continue
+            dtype = str(values.dtype) if values.dtype != np.bool_ else "bool"
+            outputs[name] = {"dtype": dtype, "shape": list(sample.shape),
+                             "indices": packed.add(sample.indices.astype(np.int32), False),
+                             "values": packed.add(values, False)}
+        data = bytes(packed.data)
+        file = None
+        if data:
+            digest = hashlib.sha256(data).hexdigest()
+            # Beside webml.json, named by its content (a rebuilt model's is another file).
+            file = ModelFile(f"golden-{digest[:16]}.bin", digest, len(data))
         return {
-            "inputs": {k: encode_array(v) for k, v in self.inputs.items()},
-            "outputs": {k: encode_array(v) for k, v in self.outputs.items()},
+            "inputs": inputs, "outputs": outputs,
             "atol": self.atol, "rtol": self.rtol, "source": self.source,
             "toleranceFrom": self.tolerance_from,
-        }
+            "file": file.to_json() if file else None,
+        }, data
+
+    def to_json(self) -> dict[str, Any]:
+        return self.encode()[0]
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Golden:
-        return cls({k: decode_array(v) for k, v in data["inputs"].items()},
-                   {k: decode_array(v) for k, v in data["outputs"].items()},
+    def from_json(cls, data: dict[str, Any],
+                  read: Callable[[ModelFile], bytes] | None = None) -> Golden:
+        """Decode the golden; ``read`` gives its golden file's bytes (checked here), if any."""
+        blob = None
+        if data.get("file"):
+            file = ModelFile.from_json(data["file"])
+            if read is None:
+                raise ValueError(f"the golden is in {file.path}, and nothing here can read it")
+            blob = read(file)
+            if hashlib.sha256(blob).hexdigest() != file.sha256:
+                raise ManifestError(f"{file.path} does not match its sha256 in {MANIFEST_NAME}",
+                                    "convert the model again with `webml convert`")
+        outputs, samples = {}, {}
+        for name, entry in data["outputs"].items():
+            if "indices" in entry:
+                indices = _decode_entry(entry["indices"], blob).astype(np.int32)
+                samples[name] = Sample(indices, tuple(int(d) for d in entry["shape"]))
+                outputs[name] = _decode_entry(entry["values"], blob)
+            else:
+                outputs[name] = _decode_entry(entry, blob)
+        return cls({k: _decode_entry(v, blob) for k, v in data["inputs"].items()}, outputs,
                    float(data["atol"]), float(data["rtol"]), data["source"],
-                   data.get("toleranceFrom"))
+                   data.get("toleranceFrom"), samples)
 
 
 @dataclass(frozen=True)
@@ -321,7 +449,9 @@ class Manifest:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Manifest:
+    def from_json(cls, data: dict[str, Any],
+                  read: Callable[[ModelFile], bytes] | None = None) -> Manifest:
+        """Decode ``webml.json``; ``read`` gives a file's bytes by its entry (the golden file)."""
         version = data.get("schemaVersion")
         if version != SCHEMA_VERSION:
             raise ManifestError(
@@ -342,7 +472,7 @@ class Manifest:
                             for f in data["files"]),
                 inputs=tuple(TensorSpec.from_json(t) for t in data["inputs"]),
                 outputs=tuple(TensorSpec.from_json(t) for t in data["outputs"]),
-                golden=Golden.from_json(data["golden"]),
+                golden=Golden.from_json(data["golden"], read),
                 task=data.get("task", "generic"),
                 labels=tuple(labels) if labels is not None else None,
                 preprocess=ImagePreprocess.from_json(preprocess) if preprocess else None,
@@ -383,6 +513,11 @@ def write_manifest(manifest: Manifest, folder: Path) -> Path:
     if where is not None:
         raise ManifestError(f"{MANIFEST_NAME} would hold a NaN or infinity at {where}",
                             "the page reads strict JSON: report this model to webml")
+    golden, payload = manifest.golden.encode()
+    if golden["file"]:  # first: a manifest is never left naming a file not there
+        target = folder / golden["file"]["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(payload)
     path = folder / MANIFEST_NAME
     path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return path
@@ -412,4 +547,11 @@ def read_manifest(folder: Path) -> Manifest:
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path} is not valid JSON: {exc}",
                             "convert the model again with `webml convert`") from exc
-    return Manifest.from_json(data)
+    def read(file: ModelFile) -> bytes:
+        try:
+            return (folder / file.path).read_bytes()
+        except OSError as exc:
+            raise ManifestError(f"{file.path}, named in {path}, cannot be read: {exc.strerror}",
+                                "copy the whole folder, or convert the model again") from exc
+
+    return Manifest.from_json(data, read)

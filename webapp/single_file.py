@@ -65,7 +65,10 @@ def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
                     {"wasm": tuple(f"{runtime.folder}/{name}" for name in
                                    runtime.backends["wasm"])})
     page_manifest = dataclasses.replace(manifest, vendor=vendor)
-    data["manifest"] = page_manifest.to_json()
+    data["manifest"], golden = page_manifest.to_json(), page_manifest.golden.encode()[1]
+    if golden:  # the golden file, read like the model's files
+        data["files"][data["manifest"]["golden"]["file"]["path"]] = base64.b64encode(
+            golden).decode("ascii")
     scripts.append(("module", _bundle_page()))
     out.write_text(_html(scripts, data), encoding="utf-8")
     return out

@@ -371,7 +371,8 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
     run = page.evaluate("(n) => window.webml.runGolden(n)", options.repeats)
     atol = options.atol if options.atol is not None else manifest.golden.atol
     rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
-    checks = [(manifest.golden.outputs, _arrays(run["outputs"]))]
+    # A large output's golden is a sample of it: the answer is compared at those places.
+    checks = [(manifest.golden.outputs, manifest.golden.pick(_arrays(run["outputs"])))]
     for feeds, native in samples:
         encoded = {name: encode_array(value) for name, value in feeds.items()}
         answer = page.evaluate("(f) => window.webml.runEncoded(f)", encoded)
