@@ -25,14 +25,20 @@ BUILDS = ("litert_wasm_threaded_internal", "litert_wasm_internal", "litert_wasm_
 
 
 @pytest.fixture(scope="module")
-def litert_site(tmp_path_factory: pytest.TempPathFactory, keras_files: dict[str, Path]) -> Path:
-    """The tiny Keras CNN through `convert --to tflite`, built with the default backends."""
+def litert_model(tmp_path_factory: pytest.TempPathFactory, keras_files: dict[str, Path]) -> Path:
+    """The tiny Keras CNN through `convert --to tflite`."""
     from converter import ConvertOptions, convert_model
+
+    out = tmp_path_factory.mktemp("litert") / "model"
+    return convert_model(keras_files["keras"], out, ConvertOptions(target="tflite")).out_dir
+
+
+@pytest.fixture(scope="module")
+def litert_site(tmp_path_factory: pytest.TempPathFactory, litert_model: Path) -> Path:
+    """That model built into a site with the default backends."""
     from webapp.build import build_site
 
-    root = tmp_path_factory.mktemp("litert")
-    model = convert_model(keras_files["keras"], root / "model", ConvertOptions(target="tflite"))
-    return build_site(model.out_dir, root / "site").out_dir
+    return build_site(litert_model, tmp_path_factory.mktemp("litert-site") / "site").out_dir
 
 
 def manifest_of(site: Path) -> dict[str, Any]:
@@ -155,3 +161,13 @@ def test_a_tampered_tflite_is_refused_by_the_page(tampered_site: Path, chromium:
     assert result.status == "error"
     assert "model.tflite failed its integrity check" in result.detail
     assert not report.ok
+
+
+def test_a_single_file_page_is_refused_in_one_line(litert_model: Path, tmp_path: Path) -> None:
+    """LiteRT.js loads its glue and its builds by URL; a page from disk has none to give."""
+    from webapp.build import BuildOptions, build_site
+
+    with pytest.raises(BuildError, match="--single-file does not carry LiteRT.js") as error:
+        build_site(litert_model, tmp_path / "page.html", BuildOptions(single_file=True))
+    assert "\n" not in str(error.value)
+    assert list(tmp_path.iterdir()) == []
