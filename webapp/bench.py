@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import BrowserError, WebmlError
+from converter.errors import WebmlError
 from converter.manifest import MANIFEST_NAME, Manifest, read_manifest
 from converter.pipeline import ConvertOptions
-from webapp.browser import error_line, launch, page_url, wait_until_ready
+from webapp.browser import error_line, page_url, wait_until_ready
+from webapp.engines import choose, open_browser
 from webapp.serve import running_server
 from webapp.table import text_table
 
@@ -38,7 +39,7 @@ class BenchOptions:
     runs: int = 20
     warmup: int = 3
     native_threads: tuple[int, ...] = (1, 0)  # onnxruntime threads; 0 = all cores
-    browser: Path | None = None
+    browser: str | Path | None = None  # chromium, firefox, webkit, or a Chromium binary
     timeout_s: float = 120.0
 
 
@@ -138,17 +139,15 @@ def _time_runs(call: Callable[[Any], Any], feeds: Any,
 
 def _browser_rows(manifest: Manifest, site: Path, options: BenchOptions,
                   say: Callable[[str], None]) -> list[Timing]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        raise BrowserError("Playwright is not installed", "pip install 'webml[browser]'") from exc
     rows = []
     shipped = manifest.vendor.backends if manifest.vendor else ()
-    with running_server(site) as url, sync_playwright() as playwright:
-        browser = launch(playwright, options.browser)
+    # Chromium's rows keep their old name; another engine's name it.
+    engine = choose(options.browser)[0]
+    where = "browser" if engine == "chromium" else engine
+    with running_server(site) as url, open_browser(options.browser) as (browser, _engine):
         try:
             for backend in options.backends:
-                name = f"{manifest.runtime} {backend} (browser)"
+                name = f"{manifest.runtime} {backend} ({where})"
                 if backend != "auto" and backend not in shipped:
                     rows.append(Timing(name, "browser", manifest.runtime, backend, "error",
                                        detail=f"not in this site (it ships {', '.join(shipped)})"))

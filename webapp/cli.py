@@ -526,8 +526,9 @@ def serve(site: Path, host: str, port: int) -> None:
                    "have one of its class with IoU >= 0.99, scores within the tolerance. An "
                    "audio site: a .wav, decoded, resampled and run frame by frame in the page "
                    "and in Python: samples, per-frame outputs and segments compared.")
-@click.option("--browser", type=click.Path(path_type=Path), default=None,
-              help="Chromium or Chrome binary to use (default: a system Chromium).")
+@click.option("--browser", default=None, metavar="ENGINE|PATH",
+              help="Engine to run in: chromium (default), firefox or webkit (docs/engines.md); "
+                   "or the path of a Chromium or Chrome binary.")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds a backend may take to load, and again to run, before it fails.")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
@@ -546,7 +547,7 @@ def serve(site: Path, host: str, port: int) -> None:
 @_errors_as_one_line
 def verify(site: str, expect: Path | None, host_headers: bool, backends: str, require: str,
            samples: int,
-           sample_inputs: Path | None, input_file: Path | None, browser: Path | None,
+           sample_inputs: Path | None, input_file: Path | None, browser: str | None,
            timeout: float, repeats: int, atol: float | None, rtol: float | None,
            watch: float, model: str | None, json_path: Path | None) -> None:
     """Run SITE in headless Chromium and check it against native outputs and for leaks.
@@ -607,15 +608,16 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
               help="Timed runs after warm-up, per configuration.")
 @click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
               help="Untimed runs before timing.")
-@click.option("--browser", type=click.Path(path_type=Path), default=None,
-              help="Chromium or Chrome binary to use (default: a system Chromium).")
+@click.option("--browser", default=None, metavar="ENGINE|PATH",
+              help="Engine to run in: chromium (default), firefox or webkit (docs/engines.md); "
+                   "or the path of a Chromium or Chrome binary.")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds a backend may take to load, and again to run.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
 def bench_command(source: Path, backends: str, runtimes: str | None, runs: int, warmup: int,
-                  browser: Path | None, timeout: float, json_path: Path | None) -> None:
+                  browser: str | None, timeout: float, json_path: Path | None) -> None:
     """Time SOURCE (a built site or a model file) natively and in each browser backend."""
     from webapp.bench import BenchOptions, bench, format_bench
 
