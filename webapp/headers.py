@@ -61,7 +61,9 @@ def cache_control(path: str) -> str:
 
 
 # The paths whose content changes between builds at the same URL.
-REVALIDATED_PATHS = ("/", "/index.html", "/webml.json", "/sw.js", "/js/*", "/css/*")
+# A site of several models: its catalogue (which `promote` changes) and each version's manifest.
+REVALIDATED_PATHS = ("/", "/index.html", "/webml.json", "/sw.js", "/js/*", "/css/*",
+                     "/models.json", "/models/*")
 
 
 def netlify_headers() -> str:
