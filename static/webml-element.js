@@ -141,10 +141,16 @@ export class WebmlModelElement extends HTMLElement {
     progress.hidden = false;
     this.#status('loading', 'Loading…');
     const settle = this.#resolveReady;
+    // Ready means the widget is in place too: webml verify --page counts any request after it.
+    const registry = globalThis[Symbol.for('webml.embed')];
+    registry.pending++;
+    let widget = null;
     try {
       const model = await load(this.getAttribute('src') || new URL('./', import.meta.url), {
         backend: this.getAttribute('backend') || 'auto',
         signal: controller.signal,
+        // The widget's modules download with the model, not after it.
+        onManifest: (manifest) => { if (this.getAttribute('input') !== 'none') widget = WIDGETS[inputKind(manifest)](); },
         onProgress: (loaded, total) => {
           progress.value = total ? loaded / total : 1;
           this.#emit('progress', { loaded, total });
@@ -154,7 +160,8 @@ export class WebmlModelElement extends HTMLElement {
       this.#model = model;
       progress.hidden = true;
       this.#status('ready', `Ready on ${model.backend}${model.threads > 1 ? ` (${model.threads} threads)` : ''}.`);
-      if (this.getAttribute('input') !== 'none') await this.#mount(model);
+      if (widget) this.#mount(model, await widget);
+      registry.readyAt = performance.now();
       settle.resolve(model);
       this.#emit('ready', { backend: model.backend, threads: model.threads, crossOriginIsolated: model.crossOriginIsolated, manifest: model.manifest });
     } catch (error) {
@@ -163,15 +170,15 @@ export class WebmlModelElement extends HTMLElement {
       settle.reject(error);
       this.#fail(error);
     } finally {
+      registry.pending--;
       if (this.#loading === controller) this.#loading = null;
     }
   }
 
   /** The site page's own widget for the task, feeding this.run. */
-  async #mount(model) {
+  #mount(model, widget) {
     const { manifest } = model;
     const kind = inputKind(manifest);
-    const widget = await WIDGETS[kind]();
     const quiet = (promise) => promise.catch(() => {});  // the error event reports it
     const onInput = kind === 'text' ? (value) => quiet(this.#runTexts(model, widget, value))
       : kind === 'audio' ? (bytes) => quiet(this.run(bytes))

@@ -32,7 +32,11 @@ import { toValues, typedArrayFor } from './js/tensors.js';
 // Where `webml verify SITE --page host.html` finds the models a page loaded
 // (it waits for them, reruns their golden input, and reads when the last was ready).
 const REGISTRY = Symbol.for('webml.embed');
-const registry = (globalThis[REGISTRY] ??= { pending: 0, models: [], readyAt: null });
+const HELPERS = {
+  detection: () => import('./js/widgets/detection.js'),
+  audio: () => import('./js/widgets/audio.js'),
+};
+const registry = (globalThis[REGISTRY] ??= { pending: 0, models: [], failed: [], readyAt: null });
 
 /** What kind of input the site's model takes, from its manifest. */
 export function inputKind(manifest) {
@@ -114,8 +118,19 @@ export async function load(src = new URL('./', import.meta.url), options = {}) {
   if (!folder.pathname.endsWith('/')) folder.pathname += '/';
   registry.pending++;
   let loaded;
+  let helper = null;
+  // A detector's and an audio site's steps live in the page's widget modules: fetched
+  // while the model loads, since nothing may be fetched once it is ready.
+  const onManifest = (manifest) => {
+    helper = HELPERS[inputKind(manifest)]?.();
+    options.onManifest?.(manifest);
+  };
   try {
-    loaded = await loadModel(folder, options);
+    loaded = await loadModel(folder, { ...options, onManifest });
+    helper = await helper;
+  } catch (error) {
+    if (!options.signal?.aborted) registry.failed.push(`${folder.href}: ${error.message}`);
+    throw error;
   } finally {
     registry.pending--;
   }
@@ -136,13 +151,13 @@ export async function load(src = new URL('./', import.meta.url), options = {}) {
       return done({ outputs, feeds, ids: encoded.ids, tokens: encoded.tokens, truncated: encoded.truncated, labels, embedding, entities });
     }
     if (kind === 'detection' && pictureLike(input)) {
-      const { answer } = await import('./js/widgets/detection.js');
+      const { answer } = helper;
       const picture = await bitmapOf(input);
       const { feeds, outputs, detections, where } = await answer(manifest, picture, runFeeds);
       return done({ outputs, feeds, detections, where, picture });
     }
     if (kind === 'audio' && (input instanceof ArrayBuffer || input instanceof Uint8Array || input instanceof Blob)) {
-      const { answer } = await import('./js/widgets/audio.js');
+      const { answer } = helper;
       const bytes = input instanceof Blob ? await input.arrayBuffer() : input;
       const result = await answer(manifest, bytes instanceof Uint8Array ? bytes.slice().buffer : bytes, runFeeds);
       return done({ outputs: {}, ...result });

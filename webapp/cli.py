@@ -542,6 +542,11 @@ def serve(site: Path, host: str, port: int) -> None:
 @click.option("--model", default=None, metavar="NAME@VERSION",
               help="On a site of several models: check only this version (NAME alone: its "
                    "latest). Default: every version of every model.")
+@click.option("--page", default=None, metavar="PATH",
+              help="Audit a host page of yours inside SITE (e.g. host.html) that runs the "
+                   "model through webml.js or the webml-model element, instead of the site's "
+                   "page: each model it loads must reproduce its golden output, with the same "
+                   "privacy audit (docs/embed.md).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
@@ -549,7 +554,8 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
            samples: int,
            sample_inputs: Path | None, input_file: Path | None, browser: str | None,
            timeout: float, repeats: int, atol: float | None, rtol: float | None,
-           watch: float, model: str | None, json_path: Path | None) -> None:
+           watch: float, model: str | None, page: str | None,
+           json_path: Path | None) -> None:
     """Run SITE in headless Chromium and check it against native outputs and for leaks.
 
     Given a URL and --expect SITE: the site as a host serves it, against that build.
@@ -582,7 +588,7 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
                                           and not is_media(input_file) else None,
                                           media=[input_file] if input_file
                                           and is_media(input_file) else None,
-                                          model=model),
+                                          model=model, page=page),
                       progress=_progress())
     report = outcome.report if url is not None else outcome
     click.echo(format_remote(outcome) if url is not None else format_report(report))

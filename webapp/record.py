@@ -59,11 +59,12 @@ def record_sha256(site: Path) -> str | None:
     return sha256_file(record) if record.is_file() else None
 
 
-def check_served(site: Path, base_url: str) -> tuple[str, ...]:
+def check_served(site: Path, base_url: str, *, unrecorded: bool = True) -> tuple[str, ...]:
     """What differs between the record and the site as served at ``base_url``.
 
     Each recorded file is fetched from the server and hashed; a file on disk
-    that the record does not list is named too. Empty when everything matches.
+    that the record does not list is named too, unless ``unrecorded`` is false
+    (verify --page: a host page's own files). Empty when everything matches.
     """
     entries = read_record(site)
     if entries is None:
@@ -81,6 +82,6 @@ def check_served(site: Path, base_url: str) -> tuple[str, ...]:
     on_disk = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
     # The output marker is written after the record (it lists the paths webml
     # wrote, so that a rebuild may replace them); the page never reads it.
-    for name in sorted(on_disk - set(entries) - {RECORD_NAME, MARKER}):
+    for name in sorted(on_disk - set(entries) - {RECORD_NAME, MARKER} if unrecorded else ()):
         problems.append(f"{name}: not in the build record")
     return tuple(problems)
