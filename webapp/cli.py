@@ -665,7 +665,10 @@ def publish(site: Path, target: str | None, remote: str, branch: str,
         raise click.UsageError("choose where: --gh-pages, --netlify or --cloudflare")
     done = publish_site(site, target, GhPagesOptions(remote, branch, message))
     click.echo(done.summary)
-    if target == "gh-pages":
-        where = done.url or "the address your host gives that branch"
-        click.echo(f"GitHub Pages serves it at {where} (no custom headers there: the site's "
-                   f"service worker adds them); check it with: webml verify URL --expect {site}")
+    if target == "gh-pages" and done.url is not None:
+        click.echo(f"GitHub Pages serves {branch} at {done.url} (sends no custom headers: the "
+                   "site's service worker adds them); check it with: webml verify "
+                   f"{done.url} --expect {site} --no-host-headers")
+    elif target == "gh-pages":
+        click.echo(f"{remote} is not a GitHub remote: serve {branch} from your host, then check "
+                   f"it with: webml verify URL --expect {site}")
