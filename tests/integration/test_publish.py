@@ -145,6 +145,10 @@ def test_publish_refuses_a_folder_webml_did_not_build(built: dict[str, Path], tm
     (changed / "index.html").write_text("<p>edited after the build</p>\n", encoding="utf-8")
     with pytest.raises(PublishError, match="index.html differs from the build record"):
         publish_site(changed, "gh-pages", GhPagesOptions(repo=user))
+    with pytest.raises(PublishError, match="No such remote 'upstream'"):
+        publish_site(built["first"], "gh-pages", GhPagesOptions(remote="upstream", repo=user))
+    with pytest.raises(PublishError, match="not a git repository"):
+        publish_site(built["first"], "gh-pages", GhPagesOptions(repo=tmp_path))
     assert git(remote, "for-each-ref") == ""  # nothing was pushed
 
 

@@ -59,6 +59,20 @@ def leaky_site(tiny_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return leaky
 
 
+def test_a_built_folder_given_on_the_command_line_is_taken_as_it_is(
+        pytester: pytest.Pytester, leaky_site: Path) -> None:
+    pytester.makepyfile(test_mine=f"""
+from pathlib import Path
+
+
+def test_the_site_is_mine(webml_site):
+    assert webml_site == Path({str(leaky_site)!r})
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--webml-source",
+                                           str(leaky_site), timeout=300)
+    result.assert_outcomes(passed=1)
+
+
 def test_a_users_suite_passes_on_a_page_built_from_their_model(pytester: pytest.Pytester,
                                                                tiny_onnx: Path) -> None:
     # The model path from the ini file; webml_site builds it once for the session.
