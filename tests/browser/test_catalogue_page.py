@@ -118,7 +118,12 @@ def test_promote_changes_what_a_link_without_a_version_answers(
     catalogue.promote(copy, "digits", 1)
     want = manifest_of(copy, "digits@1").golden.outputs["probabilities"].ravel()
     with running_server(copy) as url:
-        context, page, _ = open_page(browser, f"{url}?model=digits")
+        # As a visitor gets it, through the service worker, which caches models.json.
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{url}?model=digits")
+        page.wait_for_selector("#status[data-state=ready]", timeout=60000)
+        assert page.evaluate("() => navigator.serviceWorker.controller !== null")
         assert page.evaluate("() => window.webml.state.model") == "digits@1"
         assert np.allclose(golden_answer(page), want, atol=1e-5)
         context.close()
