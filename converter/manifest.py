@@ -374,6 +374,56 @@ class Vendor:
 
 
 @dataclass(frozen=True)
+class RuntimeTrial:
+    """One runtime ``build --to auto`` converted the model to, built and timed in Chromium."""
+
+    runtime: str  # "tfjs", "onnx" or "litert"
+    status: str  # "ok", or "error": it did not convert, build, load or pass the golden check
+    backend: str | None = None  # what the page ran on
+    download_bytes: int | None = None  # every file the page fetched: page, runtime, model
+    load_ms: float | None = None  # from opening the page to the golden check passed, here
+    first_ms: float | None = None  # the golden check's run
+    median_ms: float | None = None  # of the timed runs after warm-up
+    max_abs: float | None = None  # the golden check's largest difference from the source
+    ready_s: float | None = None  # first answer on the modelled link: download + load + run
+    detail: str = ""  # why not, for an error
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runtime": self.runtime, "status": self.status, "backend": self.backend,
+                "downloadBytes": self.download_bytes, "loadMs": self.load_ms,
+                "firstMs": self.first_ms, "medianMs": self.median_ms, "maxAbs": self.max_abs,
+                "readyS": self.ready_s, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RuntimeTrial:
+        return cls(data["runtime"], data["status"], data.get("backend"),
+                   data.get("downloadBytes"), data.get("loadMs"), data.get("firstMs"),
+                   data.get("medianMs"), data.get("maxAbs"), data.get("readyS"),
+                   data.get("detail", ""))
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """Why a site runs its runtime: ``build --to auto``'s measurements (webapp/choose.py)."""
+
+    chosen: str
+    reason: str
+    link_mbps: float  # the modelled visitor's link
+    runs_after: int  # answers after the first that the score counts
+    trials: tuple[RuntimeTrial, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chosen": self.chosen, "reason": self.reason, "linkMbps": self.link_mbps,
+                "runsAfter": self.runs_after, "trials": [t.to_json() for t in self.trials]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RuntimeChoice:
+        return cls(data["chosen"], data["reason"], float(data["linkMbps"]),
+                   int(data["runsAfter"]), tuple(RuntimeTrial.from_json(t)
+                                                  for t in data["trials"]))
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything the page needs to load, check, feed and explain the model."""
 
@@ -406,6 +456,8 @@ class Manifest:
     description: str | None = None
     # Batch scoring (static/js/batch.js): None, one input at a time as the golden input.
     batch: BatchSupport | None = None
+    # How `build --to auto` chose the runtime; None for any other build.
+    choice: RuntimeChoice | None = None
 
     def entry_for(self, backend: str) -> str:
         """The model file that ``backend`` opens."""
@@ -446,6 +498,7 @@ class Manifest:
             "provenance": dict(sorted(self.provenance.items())),
             "vendor": self.vendor.to_json() if self.vendor else None,
             "page": [f.to_json() for f in self.page],
+            "choice": self.choice.to_json() if self.choice else None,
         }
 
     @classmethod
@@ -493,6 +546,7 @@ class Manifest:
                 title=_optional_text(data, "title"),
                 description=_optional_text(data, "description"),
                 batch=BatchSupport.from_json(data["batch"]) if data.get("batch") else None,
+                choice=RuntimeChoice.from_json(data["choice"]) if data.get("choice") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest: {exc}",

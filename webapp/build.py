@@ -66,6 +66,11 @@ def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = 
     converted = source.is_dir() and (source / MANIFEST_NAME).is_file()
     if source.is_dir() and not converted:
         _refuse_convert_all_folder(source)
+    auto = options.convert.target == "auto"  # webapp/choose.py
+    if auto and (converted or options.single_file):
+        raise BuildError("--to auto converts the model to each runtime and builds a folder site",
+                         "give it the model file, and leave out --single-file"
+                         if converted else "leave out --single-file")
     if options.single_file:
         _check_page_path(out)  # before a conversion that may take a while
         with staged_file(out, mark=SINGLE_FILE_MARK, sources=(source,)) as page:
@@ -77,7 +82,12 @@ def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = 
         return SiteBuild(out.resolve(), manifest, 1, size)
     with staged_output(out, sources=(source,), overwrite=options.overwrite) as stage:
         model_dir = source
-        if not converted:
+        if auto:
+            from webapp.choose import choose_runtime
+
+            model_dir = choose_runtime(source, stage.scratch, options.convert,
+                                       progress or (lambda _message: None))
+        elif not converted:
             # Converted into the staging folder, so a killed build leaves nothing elsewhere.
             model_dir = convert_model(source, stage.scratch / "model", options.convert,
                                       progress=progress).out_dir

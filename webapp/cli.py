@@ -72,12 +72,15 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 def _convert_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The conversion flags, shared by `convert` and `build MODEL_FILE`."""
     options = [
-        click.option("--to", "target", type=click.Choice(["tfjs", "onnx", "tflite", "all"]),
-                     default=None,
+        click.option("--to", "target",
+                     type=click.Choice(["tfjs", "onnx", "tflite", "all", "auto"]), default=None,
                      help="Web format: tfjs (TensorFlow.js graph model), onnx (for "
                           "onnxruntime-web), tflite (for LiteRT.js; Keras/SavedModel) or all "
                           "(tfjs and onnx, each into its own subfolder). Default: tfjs for "
-                          "Keras/SavedModel, onnx for ONNX."),
+                          "Keras/SavedModel, onnx for ONNX. build only: auto converts to each, "
+                          "times each site in headless Chromium and ships the one whose first "
+                          "answer (on a modelled 10 Mbit/s link) plus 100 runs is soonest, "
+                          "of those that pass the golden check; see docs/choosing.md."),
         click.option("--batch", type=click.IntRange(min=1), default=None,
                      help="Batch size of the golden input and samples (tfjs fixes a dynamic "
                           "batch to it; onnx keeps it dynamic, webgl's graph fixes it). "
@@ -346,6 +349,9 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
     from converter.pipeline import convert_all, convert_model
 
     options = _make_convert_options(**flags)
+    if options.target == "auto":
+        raise click.BadParameter("auto measures each runtime's site in a browser: use "
+                                 "`webml build SOURCE --to auto -o SITE`", param_hint="--to")
     if options.target == "all":
         results = convert_all(source, output, options, progress=_progress())
     else:
@@ -417,6 +423,9 @@ def build(sources: tuple[Path, ...], output: Path, backends: str | None, single_
     if flags.get("target") == "all":
         raise click.BadParameter("a site runs one runtime: use --to tfjs or --to onnx "
                                  "(convert --to all, then build each folder)", param_hint="--to")
+    if flags.get("target") == "auto" and len(sources) > 1:
+        raise click.BadParameter("auto chooses one model's runtime: build one source",
+                                 param_hint="--to")
     options = BuildOptions(
         backends=_names(backends) if backends else None, single_file=single_file,
         title=title, description=description,
@@ -427,6 +436,10 @@ def build(sources: tuple[Path, ...], output: Path, backends: str | None, single_
         click.echo(f"built {site.out_dir} ({site.total_bytes / 1e6:.1f} MB): open it in a "
                    "browser, no server needed")
     else:
+        if site.manifest.choice is not None:  # --to auto: what was measured, and why
+            from webapp.choose import format_choice
+
+            click.echo(format_choice(site.manifest.choice))
         click.echo(f"built {site.out_dir} ({site.file_count} files, "
                    f"{site.total_bytes / 1e6:.1f} MB); serve it with: webml serve {output}")
 
