@@ -46,6 +46,7 @@ class BuildOptions:
     single_file: bool = False  # one .html that works from file:// (wasm only, one thread)
     title: str | None = None  # the page's heading; None: the manifest's (see Manifest.title)
     description: str | None = None  # a line under it
+    isolation: str = "coop"  # cross-origin isolation: coop or dip (webapp/headers.py)
     convert: ConvertOptions = ConvertOptions()
 
 
@@ -147,9 +148,11 @@ def _build(model_dir: Path, stage: Path, options: BuildOptions,
     page = page_scripts(stage)
     site_manifest = dataclasses.replace(manifest, page=page)
     pin_page_scripts(stage)
-    _fill_service_worker(stage)
-    (stage / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
-    (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(), encoding="utf-8")
+    _fill_service_worker(stage, isolation=options.isolation)
+    (stage / "_headers").write_text(headers.netlify_headers(options.isolation),
+                                    encoding="utf-8")
+    (stage / "nginx-webml.conf").write_text(headers.nginx_snippet(options.isolation),
+                                            encoding="utf-8")
     write_manifest(site_manifest, stage)
     # Last: the sha256 of every file above, which verify checks what is served against.
     say(f"build record {record.RECORD_NAME}: sha256 {record.write_record(stage)}")
@@ -287,7 +290,8 @@ def pin_page_scripts(stage: Path) -> None:
     index.write_text(html.replace(entry, pinned + "</script>" + preloads), encoding="utf-8")
 
 
-def _fill_service_worker(stage: Path, manifest: str = MANIFEST_NAME) -> None:
+def _fill_service_worker(stage: Path, manifest: str = MANIFEST_NAME, *,
+                         isolation: str = "coop") -> None:
     """Write the page's file list, a version that changes with them, and the headers into sw.js.
 
     ``manifest``: what the page reads first (a site with several models: the catalogue).
@@ -303,7 +307,7 @@ def _fill_service_worker(stage: Path, manifest: str = MANIFEST_NAME) -> None:
     for marker, value in (("const SHELL = [];", f"const SHELL = {files};"),
                           ("const VERSION = 'dev';", f"const VERSION = '{version}';"),
                           ("const HEADERS = {};",
-                           f"const HEADERS = {json.dumps(headers.SITE_HEADERS)};")):
+                           f"const HEADERS = {json.dumps(headers.site_headers(isolation))};")):
         if marker not in text:
             raise BuildError(f"static/sw.js lacks the line {marker!r}",
                              "restore static/sw.js from the webml distribution")

@@ -408,10 +408,17 @@ def _backend_gaps(folder: Path) -> list[str]:
               help="The page's heading and tab title (default: the model's name).")
 @click.option("--description", default=None,
               help="A line under the page's heading, e.g. what the model does.")
+@click.option("--isolation", type=click.Choice(("coop", "dip")), default="coop",
+              show_default=True,
+              help="How the site gets cross-origin isolation (WebAssembly threads): coop sends "
+                   "COOP and COEP; dip sends Document-Isolation-Policy instead, for apps whose "
+                   "OAuth popups COOP breaks (Chromium only; one thread elsewhere: "
+                   "docs/hosting.md).")
 @_convert_options
 @_errors_as_one_line
 def build(sources: tuple[Path, ...], output: Path, backends: str | None, single_file: bool,
-          title: str | None, description: str | None, **flags: Any) -> None:
+          title: str | None, description: str | None, isolation: str,
+          **flags: Any) -> None:
     """Build a static site from SOURCES: `webml convert` folders or model files.
 
     Several make one site with a catalogue and a model picker, each named after
@@ -428,7 +435,7 @@ def build(sources: tuple[Path, ...], output: Path, backends: str | None, single_
                                  param_hint="--to")
     options = BuildOptions(
         backends=_names(backends) if backends else None, single_file=single_file,
-        title=title, description=description,
+        title=title, description=description, isolation=isolation,
         convert=_make_convert_options(**flags))
     site = (build_site(sources[0], output, options, progress=_progress()) if len(sources) == 1
             else build_catalogue_site(sources, output, options, progress=_progress()))

@@ -6,6 +6,10 @@ onnxruntime-web silently drops to one thread (MobileNetV2: 47 ms instead of 19 m
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from converter.errors import BuildError
+
 # No other origin, ever: the visitor's input and the model stay on this site.
 # 'wasm-unsafe-eval' lets WebAssembly compile; nothing allows eval() or inline script.
 CSP_DIRECTIVES = (
@@ -31,6 +35,35 @@ SITE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+# `build --isolation`: how a site gets cross-origin isolation. "coop": COOP + COEP
+# (every browser with threads). "dip": Document-Isolation-Policy instead (Chromium
+# 137+), for apps whose OAuth or payment popups COOP same-origin breaks; elsewhere
+# WebAssembly runs on one thread (docs/hosting.md). The site's choice is its
+# _headers file's /* rule, which serve reads back (isolation_of).
+ISOLATIONS = ("coop", "dip")
+DIP_HEADER = "Document-Isolation-Policy"
+DIP_VALUE = "isolate-and-require-corp"
+HEADERS_FILE = "_headers"
+
+
+def site_headers(isolation: str = "coop") -> dict[str, str]:
+    """The headers every response of a site with ``isolation`` (one of ISOLATIONS) carries."""
+    if isolation == "coop":
+        return dict(SITE_HEADERS)
+    if isolation != "dip":
+        raise BuildError(f"isolation must be one of {', '.join(ISOLATIONS)}, not {isolation!r}",
+                         "choose coop (the default) or dip")
+    plain = {k: v for k, v in SITE_HEADERS.items()
+             if k not in ("Cross-Origin-Opener-Policy", "Cross-Origin-Embedder-Policy")}
+    return {DIP_HEADER: DIP_VALUE, **plain}
+
+
+def isolation_of(site: Path) -> str:
+    """The isolation a built site chose: "dip" when its _headers sends Document-Isolation-Policy."""
+    path = site / HEADERS_FILE
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return "dip" if f"  {DIP_HEADER}: " in text else "coop"
 
 # Types that Python's mimetypes gets wrong or lacks on some systems; a wasm file
 # served as anything else fails with "expected magic word 00 61 73 6d" or refuses
@@ -66,12 +99,12 @@ REVALIDATED_PATHS = ("/", "/index.html", "/webml.json", "/sw.js", "/js/*", "/css
                      "/models.json", "/models/*")
 
 
-def netlify_headers() -> str:
+def netlify_headers(isolation: str = "coop") -> str:
     """A ``_headers`` file (Netlify, Cloudflare Pages): the site headers and caching.
 
     Matching rules are merged, so Cache-Control is set per path, never twice.
     """
-    lines = ["/*"] + [f"  {name}: {value}" for name, value in SITE_HEADERS.items()]
+    lines = ["/*"] + [f"  {name}: {value}" for name, value in site_headers(isolation).items()]
     for prefix in IMMUTABLE_PREFIXES:
         lines += [f"{prefix}*", f"  Cache-Control: {CACHE_IMMUTABLE}"]
     for path in REVALIDATED_PATHS:
@@ -79,7 +112,7 @@ def netlify_headers() -> str:
     return "\n".join(lines) + "\n"
 
 
-def nginx_snippet() -> str:
+def nginx_snippet(isolation: str = "coop") -> str:
     """An nginx ``server`` block fragment that serves a site with its headers.
 
     Tested against Debian's nginx (tests/browser/test_nginx.py). Each location
@@ -88,7 +121,7 @@ def nginx_snippet() -> str:
     replaces the inherited map rather than adding to it.
     """
     add = "".join(f'    add_header {name} "{value}" always;\n'
-                  for name, value in SITE_HEADERS.items())
+                  for name, value in site_headers(isolation).items())
     by_type: dict[str, list[str]] = {}
     for extension, value in MIME_TYPES.items():
         by_type.setdefault(value.partition(";")[0], []).append(extension.lstrip("."))

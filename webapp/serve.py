@@ -33,7 +33,14 @@ from urllib.parse import quote, unquote
 
 from converter.errors import BuildError
 from converter.manifest import MANIFEST_NAME
-from webapp.headers import CACHE_REVALIDATE, MIME_TYPES, SITE_HEADERS, cache_control
+from webapp.headers import (
+    CACHE_REVALIDATE,
+    MIME_TYPES,
+    SITE_HEADERS,
+    cache_control,
+    isolation_of,
+    site_headers,
+)
 
 # Long enough for a slow client sending one request; short enough that a
 # connection left open and silent frees its thread soon.
@@ -82,8 +89,10 @@ class SiteHandler(SimpleHTTPRequestHandler):
     default_request_version = "HTTP/1.0"
 
     def __init__(self, *args: Any, directory: str, quiet: bool = False,
-                 timeout: float | None = CONNECTION_TIMEOUT_S, **kwargs: Any) -> None:
+                 timeout: float | None = CONNECTION_TIMEOUT_S,
+                 headers: dict[str, str] | None = None, **kwargs: Any) -> None:
         self.quiet = quiet
+        self.site_headers = SITE_HEADERS if headers is None else headers  # the site's isolation
         self.timeout = timeout  # StreamRequestHandler.setup puts it on the socket
         self.url_path: str | None = None
         self.status: int | None = None
@@ -150,7 +159,7 @@ class SiteHandler(SimpleHTTPRequestHandler):
         super().send_response(code, message)
 
     def end_headers(self) -> None:
-        for name, value in SITE_HEADERS.items():
+        for name, value in self.site_headers.items():
             self.send_header(name, value)
         # Only a file's own answer may be cached for ever: a 404 for a runtime
         # file that appears later must not stick.
@@ -194,7 +203,8 @@ def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, *,
             (site / name).is_file() for name in (MANIFEST_NAME, CATALOGUE_NAME)):
         raise BuildError(f"{site} is not a built webml site (no index.html and {MANIFEST_NAME})",
                          "build one with `webml build MODEL -o SITE`")
-    handler = partial(SiteHandler, directory=str(site.resolve()), quiet=quiet, timeout=timeout)
+    handler = partial(SiteHandler, directory=str(site.resolve()), quiet=quiet, timeout=timeout,
+                      headers=site_headers(isolation_of(site)))
     try:
         server = SiteServer((host, port), handler)
     except OSError as exc:

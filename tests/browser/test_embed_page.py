@@ -17,8 +17,8 @@ from converter import ConvertOptions, convert_model
 from converter.manifest import Feature, read_manifest
 from converter.reference import run_onnx
 from webapp.browser import launch
-from webapp.build import build_site
-from webapp.headers import META_CONTENT_SECURITY_POLICY
+from webapp.build import BuildOptions, build_site
+from webapp.headers import META_CONTENT_SECURITY_POLICY, MIME_TYPES
 from webapp.serve import running_server
 
 FEATURES = (Feature("age", 18, 90, 40), Feature("glucose"))
@@ -233,3 +233,68 @@ def test_verify_page_fails_a_host_page_that_leaks(host_site: Path) -> None:
     assert "collector.invalid" in done.stdout
     missing = webml_verify(host_site, "--page", "absent.html")
     assert missing.returncode == 2 and "\nerror: --page absent.html is not" in missing.stderr
+
+
+@pytest.fixture(scope="module")
+def dip_site(tmp_path_factory: pytest.TempPathFactory, tiny_onnx: Path) -> Path:
+    """The tiny classifier's site built with --isolation dip (wasm only)."""
+    folder = tmp_path_factory.mktemp("dip")
+    model = convert_model(tiny_onnx, folder / "model").out_dir
+    return build_site(model, folder / "site",
+                      BuildOptions(backends=("wasm",), isolation="dip")).out_dir
+
+
+THREADS = """async () => {
+    const ready = await window.webml.ready;
+    const { load } = await import('./webml.js');
+    const model = await load('./', { backend: 'wasm' });
+    const answer = [ready.threads, model.threads, model.crossOriginIsolated, crossOriginIsolated,
+                    Math.min(4, navigator.hardwareConcurrency)];
+    model.dispose();
+    return answer;
+}"""
+
+
+def test_dip_isolates_without_coop(browser: Any, dip_site: Path) -> None:
+    for name in ("_headers", "nginx-webml.conf", "sw.js"):
+        text = (dip_site / name).read_text(encoding="utf-8")
+        assert "isolate-and-require-corp" in text and "Cross-Origin-Opener-Policy" not in text
+    with running_server(dip_site) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        response = page.goto(url + "?sw=0")
+        assert response.headers["document-isolation-policy"] == "isolate-and-require-corp"
+        assert "cross-origin-opener-policy" not in response.headers
+        assert "cross-origin-embedder-policy" not in response.headers
+        page_threads, module_threads, module_isolated, isolated, cores = page.evaluate(THREADS)
+        context.close()
+    assert isolated and module_isolated
+    # onnxruntime-web's threads: min(4, cores) once isolated (2 on a 2-core machine).
+    assert page_threads == module_threads == cores
+
+
+def test_without_isolation_wasm_runs_one_thread(browser: Any, dip_site: Path) -> None:
+    """A host that sends neither header, and no service worker (sw=0): the page's fallback."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class PlainHost(SimpleHTTPRequestHandler):
+        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(PlainHost, directory=str(dip_site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/?sw=0")
+        page_threads, module_threads, module_isolated, isolated, _ = page.evaluate(THREADS)
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+    assert not isolated and not module_isolated
+    assert page_threads == module_threads == 1
