@@ -275,17 +275,19 @@ def build_catalogue_site(sources: Sequence[Path | str], out_dir: Path | str,
 def add_version(site: Path | str, source: Path | str, *, name: str | None = None,
                 version: int | None = None, options: build.BuildOptions | None = None,
                 progress: Progress | None = None) -> tuple[str, int]:
-    """Add ``source`` to a catalogue site as ``name@version``; return the name and version.
+    """Add ``source`` to a site as ``name@version``; return the name and version.
 
     ``name`` defaults to the source's stem, ``version`` to the stem's ``-vN``,
     else to one more than the name's highest. The new version becomes the
     name's ``latest`` when it is its highest. No file already in the site
-    changes, except the catalogue and the build record.
+    changes, except the catalogue and the build record; on a one-model site
+    (no catalogue yet) its model becomes the catalogue's first entry, its
+    manifest left at the root, and index.html gets the catalogue's meta tag.
     """
     say = progress or (lambda _message: None)
     options = options or build.BuildOptions()
     site, source = Path(site), Path(source)
-    catalogue = _catalogue_site(site, "add")
+    catalogue = _catalogue_site(site, "add", adopt=True)
     given_name, given_version = name_of(source) if name is None else (name, None)
     if not NAME.fullmatch(given_name):
         raise BuildError(f"{given_name!r} is not a model name",
@@ -304,6 +306,8 @@ def add_version(site: Path | str, source: Path | str, *, name: str | None = None
         say(f"copying {site}")
         shutil.copytree(site, stage.output, dirs_exist_ok=True, symlinks=True)
         (stage.output / MARKER).unlink()  # written again, with the new paths, on the way out
+        if not (stage.output / CATALOGUE_NAME).exists():
+            _mark_index(stage.output)  # a one-model site's page learns it has a catalogue now
         catalogue = _add(catalogue, Placed(source, given_name, number), stage.output,
                          stage.scratch / "add", _page_files(stage.output), options, say)
         _write_catalogue(stage.output, catalogue)
@@ -339,16 +343,41 @@ def promote(site: Path | str, name: str, version: int, *,
     return before
 
 
-def _catalogue_site(site: Path, command: str) -> Catalogue:
-    """The catalogue of a site webml built with several models; anything else is refused."""
-    if not (site / MARKER).is_file():
+def _catalogue_site(site: Path, command: str, *, adopt: bool = False) -> Catalogue:
+    """The catalogue of a site webml built; anything else is refused.
+
+    A one-model site has none: with ``adopt``, one holding its model (see
+    :func:`_adopt`), else it is refused.
+    """
+    if not site.is_dir() or not (site / MARKER).is_file():
         raise BuildError(f"{site} is not a site webml built",
                          f"`webml {command}` changes only sites made by `webml build`")
     catalogue = read_catalogue(site)
-    if catalogue is None:
+    if catalogue is None and not adopt:
         raise BuildError(f"{site} holds one model and no catalogue ({CATALOGUE_NAME})",
-                         "build it with every model it should hold: webml build A B -o SITE")
-    return catalogue
+                         "`webml add SITE SOURCE` adds a second version or model and makes one")
+    return catalogue if catalogue is not None else _adopt(site)
+
+
+def _adopt(site: Path) -> Catalogue:
+    """A catalogue whose one entry is a one-model site's model, its manifest left at the root.
+
+    Named after its manifest's ``name`` (the source's stem), ``-vN`` as for a
+    source; version 1 without one.
+    """
+    if not (site / MANIFEST_NAME).is_file() or not (site / "index.html").is_file():
+        raise BuildError(f"{site} has no {MANIFEST_NAME} and no {CATALOGUE_NAME}",
+                         "build the site again with `webml build`")
+    if not (site / "js" / "catalogue.js").is_file():
+        raise BuildError(f"{site} was built by an older webml, whose page has no model picker",
+                         "build it again with every model it should hold: webml build A B -o SITE")
+    manifest = read_manifest(site)
+    match = VERSIONED_STEM.fullmatch(manifest.name)
+    name, version = (match["name"], int(match["version"])) if match else (manifest.name, 1)
+    name = name if NAME.fullmatch(name) else "model"
+    entry = Version(max(version, 1), model_file(site / MANIFEST_NAME, site), manifest.files,
+                    manifest.runtime, _title(manifest, name))
+    return Catalogue(name, (CatalogueModel(name, entry.version, (entry,)),))
 
 
 def _page_files(site: Path) -> tuple[ModelFile, ...]:

@@ -164,7 +164,7 @@ def test_refusals_are_one_line_and_change_nothing(site: Path, sources: dict[str,
 
     one = build_site(sources["digits-v1"], tmp_path / "one", BuildOptions(backends=("wasm",)))
     one_before = _hashes(one.out_dir)
-    code, output = _run("add", one.out_dir, sources["digits-v2"])
+    code, output = _run("promote", one.out_dir, "digits", "1")
     _one_line_error(code, output, "holds one model and no catalogue")
     assert _hashes(one.out_dir) == one_before
 
@@ -184,3 +184,22 @@ def test_one_source_keeps_the_one_model_layout(sources: dict[str, Path], tmp_pat
     assert catalogue.CATALOGUE_META not in (one.out_dir / "index.html").read_text()
     assert catalogue.read_catalogue(one.out_dir) is None
     assert catalogue.manifest_folder(one.out_dir, None) == one.out_dir
+
+
+def test_add_to_a_one_model_site_makes_its_model_version_1(sources: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    one = build_site(sources["digits-v1"], tmp_path / "one", BuildOptions(backends=("wasm",)))
+    before = _hashes(one.out_dir)
+    code, output = _run("add", one.out_dir, sources["digits-v2"], "--backends", "wasm")
+    assert code == 0, output
+    after = _hashes(one.out_dir)
+    # Its page learns of the catalogue; its model's manifest and files stay where they were.
+    assert {k for k in before if after[k] != before[k]} == {"index.html", record.RECORD_NAME,
+                                                             MARKER}
+    assert catalogue.CATALOGUE_META in (one.out_dir / "index.html").read_text()
+    found = catalogue.read_catalogue(one.out_dir)
+    assert found is not None and found.labels() == ["digits@1", "digits@2"]
+    assert found.model("digits").version(1).manifest.path == "webml.json"
+    assert catalogue.manifest_folder(one.out_dir, "digits@1") == one.out_dir
+    assert found.model("digits").latest == 2
+    _record_is_true(one.out_dir)
