@@ -41,7 +41,7 @@ from converter.errors import WebmlError
 from converter.manifest import Manifest, encode_array, read_manifest
 from converter.parity import compare_outputs
 from converter.reference import sample_feeds, site_hints
-from webapp import catalogue, record, verify_media, verify_text
+from webapp import catalogue, record, verify_batch, verify_media, verify_text
 from webapp.browser import error_line, page_url, wait_until_ready
 from webapp.engines import open_browser
 from webapp.serve import running_server
@@ -75,6 +75,7 @@ class VerifyOptions:
     sample_inputs: dict[str, np.ndarray] | None = None  # the user's own samples, instead
     texts: list[str] | None = None  # --input: raw texts, for a site with a text pipeline
     media: list[Path] | None = None  # --input: a picture or a sound file, for such a site
+    rows: Path | None = None  # --input rows.csv or .jsonl: a tabular site's batch path
     model: str | None = None  # name@version on a site of several models; None: every one
     url: str | None = None  # a deployed copy of the site to check (verify URL --expect SITE)
     page: str | None = None  # --page: a host page of the user's in the site, instead (verify_host)
@@ -268,6 +269,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
     texts, text_note = verify_text.references(manifest, site, options.texts)
     media, media_note = verify_media.references(manifest, site, options.media)
+    batch, batch_note = verify_batch.references(manifest, site, options.rows)
     results = []
     watched: list[tuple[Any, _Recorder]] = []
     with _served(site, options.url) as url, open_browser(options.browser) as (browser, engine):
@@ -282,7 +284,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
             for number, backend in enumerate(options.backends if options.page is None else (), 1):
                 say(f"checking {backend} ({number} of {len(options.backends)})")
                 results.append(_check_backend(browser, url, backend, manifest, samples, options,
-                                              watched, tuple(texts), tuple(media)))
+                                              watched, tuple(texts), tuple(media), batch))
                 say(f"{backend}: {results[-1].status}")
             if watched and options.watch_s > 0:
                 say(f"watching the pages for {options.watch_s:g} s more")
@@ -295,7 +297,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     requests = [r for _, recorder in watched for r in recorder.finished_requests()]
     violations = [v for _, recorder in watched for v in recorder.violations]
     events = [e for _, recorder in watched for e in recorder.events]
-    notes = tuple(n for n in (native_note, text_note, media_note) if n)
+    notes = tuple(n for n in (native_note, text_note, media_note, batch_note) if n)
     return VerifyReport(site, tuple(results), tuple(requests), tuple(violations),
                         options.require, notes, tuple(events), changed,
                         record.record_sha256(site))
@@ -343,7 +345,8 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
                    samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
                    options: VerifyOptions, watched: list[tuple[Any, _Recorder]],
                    texts: tuple[verify_text.TextReference, ...] = (),
-                   media: tuple[verify_media.Reference, ...] = ()) -> BackendResult:
+                   media: tuple[verify_media.Reference, ...] = (),
+                   batch: verify_batch.BatchReference | None = None) -> BackendResult:
     """Check one backend; its page is left open, in ``watched``, for verify_site to close."""
     shipped = manifest.vendor.backends if manifest.vendor else ()
     if backend != "auto" and backend not in shipped:
@@ -362,7 +365,7 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
         ready = wait_until_ready(page, page_url(url, backend, options.timeout_s)
                                  + catalogue.model_query(options.model), options.timeout_s, tries)
         return _run_page(page, ready, backend, manifest, samples, options, recorder, texts,
-                         media)
+                         media, batch)
     except Exception as exc:  # Playwright's Error and TimeoutError
         unavailable = _evaluate_quietly(page, "() => window.webml?.state?.unavailable === true")
         return BackendResult(backend, None, "unavailable" if unavailable else "error",
@@ -373,7 +376,8 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
               samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
               options: VerifyOptions, recorder: _Recorder,
               texts: tuple[verify_text.TextReference, ...] = (),
-              media: tuple[verify_media.Reference, ...] = ()) -> BackendResult:
+              media: tuple[verify_media.Reference, ...] = (),
+              batch: verify_batch.BatchReference | None = None) -> BackendResult:
     run = page.evaluate("(n) => window.webml.runGolden(n)", options.repeats)
     atol = options.atol if options.atol is not None else manifest.golden.atol
     rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
@@ -396,6 +400,11 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
     for reference in media:
         want, scores, problem = verify_media.check(page, reference, options.timeout_s, atol)
         checks.append((want, scores))
+        differs += [problem] if problem else []
+    # --input rows.csv: every row through the page's batch panel, each compared with native.
+    if batch is not None:
+        pairs, problem = verify_batch.check(page, batch, options.timeout_s)
+        checks += pairs
         differs += [problem] if problem else []
     driven, silent = drive_inputs(page, options.timeout_s)
     recorder.read_ready_time(page)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import UnsupportedModelError
-from converter.manifest import Manifest
+from converter.manifest import Manifest, decode_array
 
 ROW_SUFFIXES = (".csv", ".jsonl")
 # A decimal number, as static/js/batch.js's NUMBER: no NaN, infinity, hex or separators.
@@ -52,12 +52,19 @@ class BatchReference:
     outputs: dict[str, np.ndarray]  # name -> [rows, ...]
 
 
-def is_rows(path: Path, manifest: Manifest) -> bool:
-    """Whether a --input file is rows for a tabular site: a .csv, or a .jsonl where the site
-    has features and no text pipeline (a text site's .jsonl holds texts)."""
+def is_rows_file(path: Path) -> bool:
+    """Whether a --input file holds rows: a .csv, or a .jsonl of objects (a text site's
+    .jsonl holds a string or {"text": ...} per line: texts, read by verify_text)."""
     suffix = path.suffix.lower()
-    return suffix == ".csv" or (suffix == ".jsonl" and manifest.features is not None
-                                and manifest.pipeline is None)
+    if suffix != ".jsonl":
+        return suffix == ".csv"
+    try:
+        with path.open(encoding="utf-8-sig") as lines:
+            first = next((line for line in lines if line.strip(SPACES)), "")
+        item = json.loads(first)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False  # verify_text's reader names what is wrong with it
+    return isinstance(item, dict) and "text" not in item
 
 
 def parse_number(text: str) -> float | None:
@@ -238,16 +245,16 @@ def check(page: Any, reference: BatchReference, timeout_s: float
     page.wait_for_function("() => ['done', 'error', 'cancelled'].includes("
                            "window.webml.batch.state.status)", polling=200,
                            timeout=timeout_s * 1000)
-    got = page.evaluate("() => window.webml.batch.result()")
+    # One string: Playwright carries a large object many times slower than its JSON.
+    got = json.loads(page.evaluate("() => JSON.stringify(window.webml.batch.result())"))
     if got["status"] != "done":
         return [], f"the page's batch: {got['status']} ({got.get('error') or ''})"
-    values = np.asarray(got["inputs"], dtype=np.float64).reshape(reference.rows.values.shape)
+    values = decode_array(got["inputs"]).reshape(reference.rows.values.shape)
     problem = ""
     if not np.array_equal(values, reference.rows.values):
         bad = int(np.argmax(np.any(values != reference.rows.values, axis=1)))
         problem = f"row {bad + 1} of {reference.path.name} reads differently in the page"
-    outputs = {name: np.asarray(o["data"], dtype=np.float64).reshape(o["shape"])
-               for name, o in got["outputs"].items()}
+    outputs = {name: decode_array(o) for name, o in got["outputs"].items()}
     pairs = [({n: v[i:i + 1] for n, v in reference.outputs.items()},
               {n: v[i:i + 1] for n, v in outputs.items()})
              for i in range(len(values))]

@@ -276,6 +276,8 @@ async function boot() {
   sound && { run: (feeds) => api.session.run(feeds), show: (view) => showLive(view, widget) });
   $('run-sample').addEventListener('click', () => (text ? showText(text.sampleText, widget) : show(golden(manifest).inputs)));
   $('input-panel').hidden = false;
+  // Many inputs at once where the site takes them (widgets/batch.js); ?batch=N asks for chunks of N.
+  api.batch = (await import('./widgets/batch.js')).mount($('batch-panel'), result, { want: Number(params.get('batch')) || null });
   // From here on the page must make no request at all: `webml verify` checks.
   api.state.readyAt = performance.now();
   return {
