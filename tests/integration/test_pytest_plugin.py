@@ -16,6 +16,7 @@ from converter import ConvertOptions
 from webapp.build import BuildOptions, build_site
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.browser  # the user's tests open the page in a real Chromium
 
 USER_TEST = """
 import numpy as np
