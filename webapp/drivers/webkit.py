@@ -212,7 +212,7 @@ class WebKitContext:
         self.init_scripts: list[str] = []
 
     def new_page(self) -> WebKitPage:
-        handle = self.browser.driver.command("POST", "/window/new", {"type": "tab"})["handle"]
+        handle = self.browser.driver.command("POST", "/window/new", {"type": "window"})["handle"]
         page = WebKitPage(self, handle)
         self.pages.append(page)
         return page
@@ -242,6 +242,7 @@ class WebKitPage(DriverPage):
         self.time_origin: float | None = None
         self.known_windows = set(self.browser.handles())
         self.pointer_at = (0, 0)
+        self.pending_actions: list[dict[str, Any]] = []
 
     def _command(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
         self.browser.switch(self.handle)
@@ -342,9 +343,15 @@ class WebKitPage(DriverPage):
         else:
             steps_list = [{"type": "pointerDown" if action == "down" else "pointerUp",
                            "button": 0}]
+        # One action sequence for a whole stroke, sent when the button goes up:
+        # WebKitGTK's driver hung on a lone pointerDown sent by itself.
+        self.pending_actions += steps_list
+        if action != "up":
+            return
+        actions, self.pending_actions = self.pending_actions, []
         self._command("POST", "/actions", {"actions": [{
             "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-            "actions": steps_list}]})
+            "actions": actions}]})
         self.flush()
 
     def wait_for_timeout(self, ms: float) -> None:
