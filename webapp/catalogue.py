@@ -257,10 +257,11 @@ def build_catalogue_site(sources: Sequence[Path | str], out_dir: Path | str,
                              options, say)
         build.pin_page_scripts(stage.output)
         _mark_index(stage.output)
-        build._fill_service_worker(stage.output, CATALOGUE_NAME)
-        (stage.output / "_headers").write_text(headers.netlify_headers(), encoding="utf-8")
-        (stage.output / "nginx-webml.conf").write_text(headers.nginx_snippet(),
-                                                       encoding="utf-8")
+        build._fill_service_worker(stage.output, CATALOGUE_NAME, isolation=options.isolation)
+        (stage.output / "_headers").write_text(headers.netlify_headers(options.isolation),
+                                               encoding="utf-8")
+        (stage.output / "nginx-webml.conf").write_text(
+            headers.nginx_snippet(options.isolation), encoding="utf-8")
         _write_catalogue(stage.output, catalogue)
         say(f"build record {record.RECORD_NAME}: sha256 {record.write_record(stage.output)}")
         files = [p for p in stage.output.rglob("*") if p.is_file()]
@@ -382,7 +383,7 @@ def _adopt(site: Path) -> Catalogue:
 
 def _page_files(site: Path) -> tuple[ModelFile, ...]:
     """The page's scripts, which every manifest of the site lists (the worker checks them)."""
-    return tuple(model_file(p, site) for p in sorted((site / "js").rglob("*.js")))
+    return build.page_scripts(site)
 
 
 def _add(catalogue: Catalogue, item: Placed, site: Path, scratch: Path,
@@ -393,6 +394,9 @@ def _add(catalogue: Catalogue, item: Placed, site: Path, scratch: Path,
     in the site must be the same bytes, so no version's file ever changes.
     """
     label = f"{item.name}@{item.version}"
+    if options.convert.target == "auto":
+        raise BuildError("--to auto chooses one model's runtime, by building its site",
+                         "build it alone (--to auto), or give --to tfjs or --to onnx")
     say(f"{label}: from {item.source}")
     converted = item.source.is_dir() and (item.source / MANIFEST_NAME).is_file()
     if item.source.is_dir() and not converted:
