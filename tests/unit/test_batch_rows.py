@@ -146,3 +146,13 @@ def _spec():  # noqa: ANN202
     from converter.spec import TensorSpec
 
     return TensorSpec("x", "float32", ("N", 3))
+
+
+def test_verify_input_tells_rows_from_texts(tmp_path: Path) -> None:
+    files = {"rows.csv": "a,b\n1,2\n", "rows.jsonl": '\n{"a": 1, "b": 2}\n',
+             "texts.jsonl": '"a review"\n', "objects.jsonl": '{"text": "a review"}\n',
+             "texts.txt": "a review\n", "broken.jsonl": "{not json\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert [n for n in files if verify_batch.is_rows_file(tmp_path / n)] == ["rows.csv",
+                                                                             "rows.jsonl"]
