@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import WebmlError
+from converter.errors import BuildError, WebmlError
 from converter.manifest import MANIFEST_NAME, Manifest, read_manifest
 from converter.pipeline import ConvertOptions
 from webapp.browser import error_line, page_url, wait_until_ready
@@ -75,6 +75,11 @@ def bench(source: Path | str, options: BenchOptions = BenchOptions(),
     """Bench a built site, or a model file (built into temporary sites first)."""
     say = progress or (lambda _message: None)
     source = Path(source)
+    from webapp.catalogue import CATALOGUE_NAME
+
+    if source.is_dir() and (source / CATALOGUE_NAME).is_file():
+        raise BuildError(f"{source} holds several models, and bench times one site's model",
+                         "bench the model file or convert folder of the version to time")
     if source.is_dir() and (source / MANIFEST_NAME).is_file() and (source / "index.html").is_file():
         rows = bench_site(source, options, say)
         return _with_ratios(read_manifest(source).name, rows)
