@@ -213,6 +213,20 @@ def test_element_fires_its_events_and_answers(host: tuple[Any, list[str]], host_
     assert not [p for p in problems if "Content Security Policy" in p]
 
 
+def test_module_refuses_a_changed_page_script(browser: Any, host_site: Path) -> None:
+    """webml.js and the element are in the manifest's page scripts; a changed one stops load."""
+    assert {"webml.js", "webml-element.js"} <= {f.path for f in read_manifest(host_site).page}
+    with running_server(host_site) as url:
+        page = browser.new_page()
+        # The worker's script, which no integrity attribute can pin, served changed.
+        page.route("**/js/worker.js", lambda route: route.fulfill(
+            status=200, content_type="text/javascript", body="self.onmessage = () => {};"))
+        page.goto(url + "host.html")
+        message = page.evaluate("() => window.acme.loaded.catch((e) => e.message)")
+        page.close()
+    assert "js/worker.js failed its integrity check" in message
+
+
 def webml_verify(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`webml verify` in its own process: this file's Playwright holds this one's loop."""
     return subprocess.run([sys.executable, "-m", "webapp", "verify", str(site), *args],
