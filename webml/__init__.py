@@ -30,6 +30,7 @@ _inspect = _own("converter.inspect")
 _build = _own("webapp.build")
 _verify = _own("webapp.verify")
 _bench = _own("webapp.bench")
+_catalogue = _own("webapp.catalogue")
 
 BrowserError = _errors.BrowserError
 BuildError = _errors.BuildError
@@ -78,15 +79,33 @@ def convert(source: Path | str | Any, out_dir: Path | str, options: Any = None, 
     return _pipeline.convert_model(source, out_dir, chosen, progress=progress)
 
 
-def build(source: Path | str, out_dir: Path | str, options: Any = None, *,
-          progress: _Progress | None = None, **settings: Any) -> Any:
+def build(source: Path | str | list[Path | str] | tuple[Path | str, ...], out_dir: Path | str,
+          options: Any = None, *, progress: _Progress | None = None, **settings: Any) -> Any:
     """Build a site from a ``convert`` folder or a model file; returns a :class:`SiteBuild`.
 
-    ``settings`` are :class:`BuildOptions` fields (``convert=ConvertOptions(...)``
-    for a model file).
+    A list of sources builds one site of several models, with a catalogue
+    (docs/versions.md). ``settings`` are :class:`BuildOptions` fields
+    (``convert=ConvertOptions(...)`` for a model file).
     """
-    return _build.build_site(source, out_dir, _options(BuildOptions, options, settings),
-                             progress=progress)
+    chosen = _options(BuildOptions, options, settings)
+    if isinstance(source, (list, tuple)):
+        return _catalogue.build_catalogue_site(source, out_dir, chosen, progress=progress)
+    return _build.build_site(source, out_dir, chosen, progress=progress)
+
+
+def add(site: Path | str, source: Path | str, *, name: str | None = None,
+        version: int | None = None, options: Any = None, progress: _Progress | None = None,
+        **settings: Any) -> tuple[str, int]:
+    """Add a model version to a site (as `webml add`); returns its name and version."""
+    return _catalogue.add_version(site, source, name=name, version=version,
+                                  options=_options(BuildOptions, options, settings),
+                                  progress=progress)
+
+
+def promote(site: Path | str, name: str, version: int, *,
+            progress: _Progress | None = None) -> int:
+    """Make ``version`` the model's latest (as `webml promote`); returns the one before."""
+    return _catalogue.promote(site, name, version, progress=progress)
 
 
 def verify(site: Path | str, options: Any = None, *, progress: _Progress | None = None,
@@ -142,10 +161,12 @@ __all__ = [
     "VerifyReport",
     "WebmlError",
     "__version__",
+    "add",
     "bench",
     "build",
     "convert",
     "format_report",
     "inspect",
+    "promote",
     "verify",
 ]

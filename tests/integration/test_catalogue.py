@@ -203,3 +203,16 @@ def test_add_to_a_one_model_site_makes_its_model_version_1(sources: dict[str, Pa
     assert catalogue.manifest_folder(one.out_dir, "digits@1") == one.out_dir
     assert found.model("digits").latest == 2
     _record_is_true(one.out_dir)
+
+
+def test_the_python_api_builds_adds_and_promotes(sources: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    import webml
+
+    site = webml.build([sources["digits-v1"], sources["shapes"]], tmp_path / "site",
+                       backends=("wasm",))
+    assert site.manifest.name == "digits-v1"  # the default model's latest
+    assert webml.add(site.out_dir, sources["digits-v2"], backends=("wasm",)) == ("digits", 2)
+    assert webml.promote(site.out_dir, "digits", 1) == 2
+    with pytest.raises(webml.BuildError, match="has no digits@5"):
+        webml.promote(site.out_dir, "digits", 5)
