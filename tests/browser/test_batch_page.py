@@ -207,3 +207,44 @@ def test_several_pictures_run_as_one_batch(page: Any, tiny_onnx: Path, tmp_path:
     native = run_onnx(site_file(site, "model.onnx"),
                       {"image": np.concatenate(tensors).astype(np.float32)})["probabilities"]
     assert np.allclose(decode_array(got["outputs"]["probabilities"]), native, atol=1e-5)
+
+
+def test_a_folder_of_pictures_runs_too(page: Any, tiny_onnx: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    site = build_site(convert_model(tiny_onnx, tmp_path / "out").out_dir, tmp_path / "site").out_dir
+    pictures = tmp_path / "scans"
+    pictures.mkdir()
+    for k in range(2):
+        Image.new("L", (8, 8), 60 * k).save(pictures / f"scan-{k}.png")
+    (pictures / "notes.txt").write_text("not a picture", encoding="utf-8")
+    with running_server(site) as url:
+        wait_until_ready(page, page_url(url, "wasm", TIMEOUT_S), TIMEOUT_S)
+        page.set_input_files("#batch-folder", str(pictures))
+        page.wait_for_function("() => window.webml.batch.state.status === 'done'", polling=200,
+                               timeout=TIMEOUT_S * 1000)
+        got = json.loads(page.evaluate("() => JSON.stringify(window.webml.batch.result())"))
+    assert sorted(got["inputs"]) == ["scans/scan-0.png", "scans/scan-1.png"]  # the .txt left out
+
+
+def test_a_text_file_scores_one_text_a_line(page: Any, tmp_path: Path) -> None:
+    import text_models
+
+    tokenizer = text_models.wordpiece(tmp_path / "tokenizer.json")
+    vocab = json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"]
+    model = text_models.classifier(tmp_path / "classifier.onnx", len(vocab))
+    converted = convert_model(model, tmp_path / "out", ConvertOptions(
+        task="text-classification", tokenizer=tokenizer, labels=text_models.LABELS))
+    site = build_site(converted.out_dir, tmp_path / "site").out_dir
+    texts = ["the film was fine", "nothing typed here is sent", "a third line"]
+    (tmp_path / "texts.txt").write_text(f"{texts[0]}\n\n{texts[1]}\r\n{texts[2]}",
+                                        encoding="utf-8")
+    with running_server(site) as url:
+        wait_until_ready(page, page_url(url, "wasm", TIMEOUT_S), TIMEOUT_S)
+        got = _score(page, tmp_path / "texts.txt")
+        cells = page.eval_on_selector_all("#batch-results tbody tr", "rows => rows.map((r) => "
+                                          "[...r.cells].map((c) => c.textContent))")
+        single = [page.evaluate("(t) => window.webml.runText(t)", t)["labels"][0] for t in texts]
+    assert got["status"] == "done" and got["inputs"] == texts
+    assert [row[:2] for row in cells] == [[t, s["label"]] for t, s in zip(texts, single,
+                                                                         strict=True)]

@@ -189,6 +189,7 @@ export function mount(container, model, { want = null } = {}) {
 
   async function start(files) {
     reset();
+    const began = performance.now();  // reading the file counts in the rate too
     let prepared;
     try {
       prepared = await itemsOf(files);
@@ -205,7 +206,6 @@ export function mount(container, model, { want = null } = {}) {
     cancel.disabled = false;
     progress.hidden = false;
     progress.value = 0;
-    const began = performance.now();
     const noun = { rows: 'rows', images: 'pictures', texts: 'texts' }[kind];
     const say = () => {
       state.ms = performance.now() - began;
