@@ -14,9 +14,13 @@ the reason go into the manifest (``choice``) and the build's output.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import shutil
 import statistics
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -108,7 +112,7 @@ def _time_sites(sites: dict[str, Path], say: Callable[[str], None]) -> dict[str,
     from webapp.serve import running_server
 
     trials = {}
-    with sync_playwright() as playwright:
+    with _short_temporary_folder(), sync_playwright() as playwright:
         browser = launch(playwright)
         try:
             for runtime, site in sites.items():
@@ -118,6 +122,31 @@ def _time_sites(sites: dict[str, Path], say: Callable[[str], None]) -> dict[str,
         finally:
             browser.close()
     return trials
+
+
+@contextlib.contextmanager
+def _short_temporary_folder() -> Iterator[None]:
+    """Temporary files (Chromium's profile and socket) in a new folder of the system's own.
+
+    A build points TMPDIR into its staging folder, which can be deeper than a
+    Unix socket path may be (108 bytes): Chromium then stops at once ("Socket
+    path too long"). Removed afterwards, with what Chromium left in it.
+    """
+    saved_dir, saved_env = tempfile.tempdir, os.environ.pop("TMPDIR", None)
+    tempfile.tempdir = None  # gettempdir() looks again: the system's, TMPDIR unset
+    try:
+        folder = tempfile.mkdtemp(prefix="webml-auto-")
+        tempfile.tempdir = os.environ["TMPDIR"] = folder
+        try:
+            yield
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
 
 
 def _time_site(browser: Any, url: str, site: Path, runtime: str) -> RuntimeTrial:
