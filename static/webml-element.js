@@ -52,6 +52,8 @@ export class WebmlModelElement extends HTMLElement {
   #parts;
   #model = null;
   #loading = null;  // the AbortController of the load under way
+  #starts = 0;  // loads begun while connected: a reload needs a fresh `ready`
+  #connected = false;
   #ready;
   #resolveReady;
 
@@ -79,12 +81,19 @@ export class WebmlModelElement extends HTMLElement {
   /** A Promise of the model, settled by the load under way (or the next one). */
   get ready() { return this.#ready; }
 
-  connectedCallback() { this.#start(); }
+  connectedCallback() {
+    this.#connected = true;
+    this.#start();
+  }
 
-  disconnectedCallback() { this.#stop(); }
+  disconnectedCallback() {
+    this.#connected = false;
+    this.#stop();
+  }
 
   attributeChangedCallback(_name, before, after) {
-    if (before !== after && this.isConnected && this.#loading) this.#start();
+    // Before connectedCallback (the parser's attributes) there is nothing to reload.
+    if (before !== after && this.#connected) this.#start();
   }
 
   /** Run the model on `input` (as webml.js's model.run takes it); shows and sends the answer. */
@@ -128,7 +137,7 @@ export class WebmlModelElement extends HTMLElement {
   }
 
   async #start() {
-    if (this.#loading || this.#model) {
+    if (this.#starts++ > 0) {
       this.#stop();
       this.#newReady();
     }

@@ -211,6 +211,11 @@ def test_element_fires_its_events_and_answers(host: tuple[Any, list[str]], host_
     assert page.evaluate("() => getComputedStyle(window.acme.element.shadowRoot"
                          ".querySelector('[part=status]')).fontStyle") == "italic"
     assert not [p for p in problems if "Content Security Policy" in p]
+    # Another src loads again: a second ready, and the new model answers.
+    page.evaluate("() => { window.acme.element.setAttribute('src', '.'); }")
+    page.wait_for_function(
+        "() => window.acme.events.filter((e) => e.type === 'ready').length === 2")
+    assert page.evaluate("() => window.acme.element.ready.then((m) => m.kind)") == "image"
 
 
 def test_module_refuses_a_changed_page_script(browser: Any, host_site: Path) -> None:
