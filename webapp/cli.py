@@ -368,7 +368,10 @@ def convert(source: Path, output: Path, **flags: Any) -> None:
             click.echo(f"{variant}: {VARIANTS.get(variant, 'another graph')}, for "
                        f"{', '.join(users)} (a visitor downloads one graph)")
         if result.native_check is not None:
-            click.echo(f"native check ({manifest.golden.source}): max abs error "
+            # A litert golden output is the source's; the check ran TensorFlow's interpreter.
+            checker = ("TFLite interpreter" if manifest.runtime == "litert"
+                       else manifest.golden.source)
+            click.echo(f"native check ({checker}): max abs error "
                        f"{result.native_check.max_abs:.2e} vs the source model")
         for line in _backend_gaps(result.out_dir):
             click.echo(line)
