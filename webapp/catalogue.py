@@ -195,9 +195,13 @@ def shipped_backends(site: Path) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _stem(source: Path) -> str:
+    return Path(source).resolve().name if Path(source).is_dir() else Path(source).stem
+
+
 def name_of(source: Path) -> tuple[str, int | None]:
     """The name (and version) a source gives: its folder's or file's stem, ``-vN`` stripped."""
-    stem = Path(source).resolve().name if Path(source).is_dir() else Path(source).stem
+    stem = _stem(source)
     match = VERSIONED_STEM.fullmatch(stem)
     name, version = (match["name"], int(match["version"])) if match else (stem, None)
     if not NAME.fullmatch(name) or version == 0:
@@ -289,11 +293,13 @@ def add_version(site: Path | str, source: Path | str, *, name: str | None = None
     options = options or build.BuildOptions()
     site, source = Path(site), Path(source)
     catalogue = _catalogue_site(site, "add", adopt=True)
-    given_name, given_version = name_of(source) if name is None else (name, None)
+    given_name = name_of(source)[0] if name is None else name
     if not NAME.fullmatch(given_name):
         raise BuildError(f"{given_name!r} is not a model name",
                          "a name is letters, digits, '.', '_' and '-'")
-    number = version if version is not None else given_version
+    versioned = VERSIONED_STEM.fullmatch(_stem(source))  # digits-v3: 3, whatever --name says
+    number = version if version is not None else (
+        int(versioned["version"]) if versioned else None)
     existing = catalogue.model(given_name)
     if number is None:
         number = max((v.version for v in existing.versions), default=0) + 1 if existing else 1

@@ -212,7 +212,12 @@ def test_the_python_api_builds_adds_and_promotes(sources: dict[str, Path],
     site = webml.build([sources["digits-v1"], sources["shapes"]], tmp_path / "site",
                        backends=("wasm",))
     assert site.manifest.name == "digits-v1"  # the default model's latest
+    # The stem's -vN is the version; an older one added later is not the latest.
+    assert webml.add(site.out_dir, sources["digits-v3"], backends=("wasm",)) == ("digits", 3)
     assert webml.add(site.out_dir, sources["digits-v2"], backends=("wasm",)) == ("digits", 2)
-    assert webml.promote(site.out_dir, "digits", 1) == 2
+    found = catalogue.read_catalogue(site.out_dir)
+    assert found is not None and found.model("digits").latest == 3
+    assert found.labels() == ["digits@1", "digits@2", "digits@3", "shapes@1"]
+    assert webml.promote(site.out_dir, "digits", 1) == 3
     with pytest.raises(webml.BuildError, match="has no digits@5"):
         webml.promote(site.out_dir, "digits", 5)
