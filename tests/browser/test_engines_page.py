@@ -11,16 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from converter.errors import BrowserError
 from converter.manifest import read_manifest
 from converter.parity import compare_outputs
 from webapp.build import BuildOptions, build_site
-from webapp.engines import open_browser
+from webapp.drivers.firefox import PUPPETEER_VERSION, puppeteer_root
+from webapp.engines import choose, open_browser
 from webapp.serve import running_server
 from webapp.verify import VerifyOptions, format_report, verify_site
 
 ENGINES = ["firefox", "webkit"]
 LOAD_MS = 90000  # a busy 2-core machine: WebKit took 12 s to load onnxruntime's wasm
-FILE_LOAD_MS = 240000
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -48,7 +49,7 @@ def test_verify_passes_on_wasm(sites: dict[str, Path], engine: str, runtime: str
     # The engine and what its driver cannot observe are written in the report.
     expected = {"firefox": "browser: Firefox ", "webkit": "browser: WebKitGTK "}[engine]
     assert any(n.startswith(expected) for n in report.notes), text
-    assert any(n.startswith(f"{engine} ") and "not seen by this driver" in n
+    assert any(n.startswith(engine) and "not seen by this driver" in n
                for n in report.notes), text
 
 
@@ -73,26 +74,29 @@ def test_a_leaking_page_fails(sites: dict[str, Path], engine: str, tmp_path: Pat
     assert "verify: FAILED" in text
 
 
+@pytest.mark.parametrize("runtime", ["tfjs", "onnx"])
 def test_single_file_page_answers_from_disk(converted: dict[str, Path], engine: str,
-                                            tmp_path: Path, request: pytest.FixtureRequest
-                                            ) -> None:
-    if engine == "firefox":
+                                            runtime: str, tmp_path: Path,
+                                            request: pytest.FixtureRequest) -> None:
+    if runtime == "onnx" and engine == "webkit":
+        pytest.skip("the CI budget: WebKit took 127 s to load the 19 MB onnx page from disk "
+                    "(it passed); tfjs here, onnx from file:// in Chromium and Firefox")
+    if runtime == "onnx" and engine == "firefox":
         # Measured on main: the page stops with "no backend could run this model (wasm:
         # can't access property "logLevel", ort.env is undefined)" after a page error
         # "URL constructor: null is not a valid URL" (a file:// page's origin is "null").
-        request.applymarker(pytest.mark.xfail(strict=True, reason="the page fails from "
+        request.applymarker(pytest.mark.xfail(strict=True, reason="the onnx page fails from "
                                               "file:// in Firefox (docs/engines.md)"))
     page_file = tmp_path / "page.html"
-    build_site(converted["onnx"], page_file, BuildOptions(single_file=True))
-    golden = read_manifest(converted["onnx"]).golden
+    build_site(converted[runtime], page_file, BuildOptions(single_file=True))
+    golden = read_manifest(converted[runtime]).golden
     with open_browser(engine) as (browser, _engine):
         page = browser.new_page()
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
-        # WebKit took 92 s to load the 19 MB file on a busy 2-core machine.
-        page.goto(page_file.as_uri(), timeout=FILE_LOAD_MS)
+        page.goto(page_file.as_uri(), timeout=LOAD_MS)
         page.wait_for_selector("#status[data-state=ready], #status[data-state=error]",
-                               timeout=FILE_LOAD_MS)
+                               timeout=LOAD_MS)
         status = page.text_content("#status") or ""
         assert "as a page opened from a file" in status, status
         run = page.evaluate("() => window.webml.runGolden(1)")
@@ -114,3 +118,23 @@ def test_second_visit_works_offline(sites: dict[str, Path], engine: str) -> None
         page.wait_for_selector("#status[data-state=ready]", timeout=LOAD_MS)
         page.click("#input-widget button.primary")
         page.wait_for_selector("#output .topk li", timeout=LOAD_MS)
+
+
+def test_browser_names_an_engine_or_a_chromium_binary(tmp_path: Path) -> None:
+    assert choose(None) == ("chromium", None)
+    assert choose("Firefox") == ("firefox", None)
+    assert choose("webkit") == ("webkit", None)
+    binary = tmp_path / "chrome"
+    assert choose(binary) == ("chromium", binary)  # a path keeps meaning a Chromium
+
+
+def test_missing_puppeteer_is_one_line_with_the_command(tmp_path: Path) -> None:
+    stale = tmp_path / "node_modules" / "puppeteer-core"
+    stale.mkdir(parents=True)
+    (stale / "package.json").write_text('{"version": "1.0.0"}')  # not the pinned one
+    with pytest.raises(BrowserError) as caught:
+        puppeteer_root([tmp_path])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"npm install --prefix ~/.cache/webml/node puppeteer-core@{PUPPETEER_VERSION}" in message
+    assert puppeteer_root().joinpath("node_modules", "puppeteer-core").is_dir()  # npm ci's

@@ -60,15 +60,16 @@ def find_firefox(explicit: Path | None = None) -> Path:
     raise BrowserError("no Firefox found", "install one (apt-get install firefox-esr)")
 
 
-def puppeteer_root() -> Path:
+def puppeteer_root(candidates: list[Path] | None = None) -> Path:
     """The folder whose node_modules holds puppeteer-core at the pinned version.
 
-    $WEBML_NODE_PREFIX, the checkout (npm ci), or ~/.cache/webml/node (where
-    the hint installs it for a pip user).
+    Looked for in ``candidates``, by default $WEBML_NODE_PREFIX, the checkout
+    (npm ci), then ~/.cache/webml/node (where the hint installs it for a pip user).
     """
-    candidates = [Path(os.environ["WEBML_NODE_PREFIX"])] if os.environ.get(
-        "WEBML_NODE_PREFIX") else []
-    candidates += [Path(__file__).resolve().parents[2], Path.home() / ".cache/webml/node"]
+    if candidates is None:
+        candidates = [Path(os.environ["WEBML_NODE_PREFIX"])] if os.environ.get(
+            "WEBML_NODE_PREFIX") else []
+        candidates += [Path(__file__).resolve().parents[2], Path.home() / ".cache/webml/node"]
     for root in candidates:
         package = root / "node_modules" / "puppeteer-core" / "package.json"
         if package.is_file() and json.loads(package.read_text())["version"] == PUPPETEER_VERSION:
