@@ -57,7 +57,7 @@ def find_firefox(explicit: Path | None = None) -> Path:
         found = shutil.which(name)
         if found:
             return Path(found)
-    raise BrowserError("no Firefox found", "install one (apt-get install firefox-esr)")
+    raise BrowserError("no Firefox found", "apt-get install firefox-esr")
 
 
 def puppeteer_root(candidates: list[Path] | None = None) -> Path:
