@@ -374,8 +374,9 @@ class WebKitPage(DriverPage):
         if state is not None:
             if state["origin"] != self.time_origin:  # a new document: its entries start at 0
                 self.time_origin, self.seen_resources = state["origin"], 0
-                state = self._command("POST", "/execute/async", {"script": DRAIN, "args": [0]},
-                                      timeout=30) | {"console": state["console"]}
+                again = self._command("POST", "/execute/async", {"script": DRAIN, "args": [0]},
+                                      timeout=30)
+                state = again | {"console": state["console"] + again["console"]}
             self.seen_resources += len(state["resources"])
             for name, started, size in state["resources"]:
                 url = self.front.to_site(name) if self.front else name
