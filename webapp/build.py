@@ -123,9 +123,6 @@ def _build_single_file(model_dir: Path, out: Path, options: BuildOptions,
     if manifest.pipeline is not None:
         raise BuildError("--single-file does not carry a text model's tokenizer yet",
                          "build a folder site (leave out --single-file)")
-    if manifest.runtime == "litert":
-        raise BuildError("--single-file does not carry LiteRT.js yet",
-                         "build a folder site (leave out --single-file), or convert --to onnx")
     (progress or (lambda _message: None))("inlining the page, the runtime and the model into "
                                            "one file")
     write_single_file(manifest, model_dir, out)

@@ -237,11 +237,8 @@ def all_files() -> tuple[VendorFile, ...]:
             TOKENIZER)
 
 
-def copy_runtime_file(file: VendorFile, target: Path) -> str:
-    """Copy one runtime file into a site after checking its pinned sha256.
-
-    Returns the sha256 of the copy: the pinned one, or the rewritten file's.
-    """
+def runtime_bytes(file: VendorFile) -> bytes:
+    """A pinned runtime file's bytes as a site holds them: checked, then rewritten."""
     from converter.files import sha256_file  # here: see the module docstring
 
     root = node_modules()
@@ -256,12 +253,21 @@ def copy_runtime_file(file: VendorFile, target: Path) -> str:
                          f"not the pinned {file.sha256[:12]}...",
                          "run `npm ci` to reinstall the pinned versions" if root != PACKAGED
                          else "reinstall webml")
-    target.parent.mkdir(parents=True, exist_ok=True)
     data = source.read_bytes()
     for text, replacement in file.rewrite:
         if data.count(text.encode()) != 1:
             raise BuildError(f"runtime file {file.package}/{file.path} does not hold {text!r} "
                              "once, as the copy's rewrite expects", "run `npm ci`")
         data = data.replace(text.encode(), replacement.encode())
+    return data
+
+
+def copy_runtime_file(file: VendorFile, target: Path) -> str:
+    """Copy one runtime file into a site after checking its pinned sha256.
+
+    Returns the sha256 of the copy: the pinned one, or the rewritten file's.
+    """
+    data = runtime_bytes(file)
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return hashlib.sha256(data).hexdigest() if file.rewrite else file.sha256

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from converter.errors import BuildError
 from converter.files import sha256_file
@@ -34,7 +36,7 @@ _IMPORT = re.compile(r"^import \{([^}]*)\} from '([^']+)';\n", re.M)
 _EXPORT = re.compile(r"^export (?:async )?(?:function\*? |const |let |class )([A-Za-z_$][\w$]*)",
                      re.M)
 _DYNAMIC = re.compile(r"import\('(\.[^']+)'\)")
-_FINAL_EXPORT = re.compile(r"export\{([^}]*)\};?\s*(//# sourceMappingURL=\S+)?\s*$")
+_FINAL_EXPORT = re.compile(r"export\s*\{([^}]*)\};?\s*(//# sourceMappingURL=\S+)?\s*$")
 
 
 def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
@@ -52,6 +54,8 @@ def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
         scripts.append(("module", _expose_exports(code, entry)))
         wasm = next(f for f in runtime.files if f.name == "ort-wasm-simd-threaded.wasm")
         data["files"][f"{runtime.folder}/{wasm.name}"] = _b64(_pinned_path(wasm))
+    elif manifest.runtime == "litert":
+        litert_vendor = _inline_litert(runtime, scripts, data)
     else:
         for file in runtime.files_for(("wasm",)):
             if file.name.endswith(".js"):
@@ -64,6 +68,8 @@ def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
                           for f in runtime.files_for(("wasm",))),
                     {"wasm": tuple(f"{runtime.folder}/{name}" for name in
                                    runtime.backends["wasm"])})
+    if manifest.runtime == "litert":
+        vendor = litert_vendor
     page_manifest = dataclasses.replace(manifest, vendor=vendor)
     data["manifest"], golden = page_manifest.to_json(), page_manifest.golden.encode()[1]
     if golden:  # the golden file, read like the model's files
@@ -81,6 +87,41 @@ def _pinned_path(file: runtimes.VendorFile) -> Path:
         raise BuildError(f"runtime file {file.package}/{file.path} is missing or not the "
                          "pinned version", "run `npm ci` in the webml checkout")
     return path
+
+
+# LiteRT.js in a single file: its compat build, the one every engine runs (a page
+# from disk is never cross-origin isolated, so it would get no threads anyway).
+LITERT_SINGLE_FILE = ("litert.js", "litert-wasm-utils.js", "litert_wasm_compat_internal.js",
+                      "litert_wasm_compat_internal.wasm")
+_LITERT_IMPORT = re.compile(r'^import \{ createWasmLib \} from "\./litert-wasm-utils\.js";\n',
+                            re.M)
+
+
+def _inline_litert(runtime: runtimes.Runtime, scripts: list[tuple[str, str]],
+                   data: dict[str, Any]) -> Vendor:
+    """LiteRT.js as the site copies it: its glue as a classic script (which sets
+    ModuleFactory, so its loader fetches no script), its loader and wasm-utils as
+    one module, the build's wasm with the model's files. Returns what it carries."""
+    by_name = {f.name: f for f in runtime.files}
+    carried = [by_name[name] for name in LITERT_SINGLE_FILE]
+    code = {f.name: runtimes.runtime_bytes(f) for f in carried}
+    scripts.append(("classic", code["litert_wasm_compat_internal.js"].decode("utf-8")))
+    utils = _FINAL_EXPORT.sub("", code["litert-wasm-utils.js"].decode("utf-8"))
+    loader, found = _LITERT_IMPORT.subn("", code["litert.js"].decode("utf-8"))
+    if found != 1:
+        raise BuildError("cannot inline LiteRT.js: its loader's import is not where expected",
+                         "reinstall the pinned runtime with `npm ci`")
+    scripts.append(("module", _expose_exports(f"{utils}\n{loader}",
+                                              f"{runtime.folder}/litert.js")))
+    wasm = by_name["litert_wasm_compat_internal.wasm"]
+    data["files"][f"{runtime.folder}/{wasm.name}"] = base64.b64encode(
+        code[wasm.name]).decode("ascii")
+    paths = tuple(f"{runtime.folder}/{f.name}" for f in carried)
+    return Vendor(runtime.package, runtime.version, ("wasm",),
+                  tuple(ModelFile(path, hashlib.sha256(code[f.name]).hexdigest(),
+                                  len(code[f.name])) for path, f in zip(paths, carried,
+                                                                        strict=True)),
+                  {"wasm": paths})
 
 
 def _b64(path: Path) -> str:

@@ -163,11 +163,28 @@ def test_a_tampered_tflite_is_refused_by_the_page(tampered_site: Path, chromium:
     assert not report.ok
 
 
-def test_a_single_file_page_is_refused_in_one_line(litert_model: Path, tmp_path: Path) -> None:
-    """LiteRT.js loads its glue and its builds by URL; a page from disk has none to give."""
+def test_a_single_file_page_runs_from_disk(litert_model: Path, tmp_path: Path,
+                                           chromium: Path) -> None:
+    """From file:// the page inlines the compat build, fetches nothing, and passes its check."""
+    from playwright.sync_api import sync_playwright
+
     from webapp.build import BuildOptions, build_site
 
-    with pytest.raises(BuildError, match="--single-file does not carry LiteRT.js") as error:
-        build_site(litert_model, tmp_path / "page.html", BuildOptions(single_file=True))
-    assert "\n" not in str(error.value)
-    assert list(tmp_path.iterdir()) == []
+    page_file = build_site(litert_model, tmp_path / "page.html",
+                           BuildOptions(single_file=True)).out_dir
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_file.as_uri())
+            page.wait_for_function("() => Boolean(window.webml && window.webml.ready)")
+            ready = page.evaluate("() => window.webml.ready")
+            answer = page.evaluate("() => window.webml.runGolden(1)")
+        finally:
+            browser.close()
+    assert (ready["backend"], ready["threads"]) == ("wasm", 1)
+    assert ready["goldenMaxAbs"] < 1e-4
+    assert len(answer["outputs"]["output_0"]["data"]) == 10
+    assert set(requests) == {page_file.as_uri()}  # nothing but the file itself

@@ -17,12 +17,13 @@ const BACKENDS = ['wasm', 'webgpu'];
 const BUILDS = { threaded: 'litert_wasm_threaded_internal', relaxed: 'litert_wasm_internal', compat: 'litert_wasm_compat_internal' };
 const ARRAYS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array };
 
-/** Which wasm build this engine runs, and on how many threads. */
-export function chooseBuild() {
+/** Which of the `available` wasm builds this engine runs, and on how many threads. */
+export function chooseBuild(available = Object.keys(BUILDS)) {
   const { relaxedSimd, threads } = wasmFeatures();
   // LiteRT.js's threaded build needs relaxed SIMD as well; as onnxruntime-web, at most 4 threads.
-  if (relaxedSimd && threads) return { build: 'threaded', threads: Math.min(4, navigator.hardwareConcurrency || 1) };
-  return { build: relaxedSimd ? 'relaxed' : 'compat', threads: 1 };
+  if (relaxedSimd && threads && available.includes('threaded')) return { build: 'threaded', threads: Math.min(4, navigator.hardwareConcurrency || 1) };
+  // A single file carries only the compat build.
+  return { build: relaxedSimd && available.includes('relaxed') ? 'relaxed' : 'compat', threads: 1 };
 }
 
 // LiteRT.js's default environment asks for a GPU device; a wasm worker needs none
@@ -44,7 +45,7 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   const paths = manifest.vendor.load[backend];
   const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
   const file = (name) => byPath.get(paths.find((p) => p.endsWith(`/${name}`)));
-  const { build, threads } = chooseBuild();
+  const { build, threads } = chooseBuild(Object.keys(BUILDS).filter((b) => file(`${BUILDS[b]}.wasm`)));
   const glue = file(`${BUILDS[build]}.js`);
   const wasmFile = file(`${BUILDS[build]}.wasm`);
   // The wasm bytes, fetched with progress and checked, while the scripts are checked and imported.
