@@ -255,11 +255,30 @@ def test_verify_page_fails_a_host_page_that_leaks(host_site: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def dip_site(tmp_path_factory: pytest.TempPathFactory, tiny_onnx: Path) -> Path:
-    """The tiny classifier's site built with --isolation dip (wasm only)."""
+def dip_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small dense classifier's site built with --isolation dip (wasm only).
+
+    Not the tiniest model: onnxruntime-web's adapter keeps a model whose work
+    (weight bytes times input values) is tiny on one thread even when isolated.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1)],
+        "dense",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10000])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 16])],
+        [numpy_helper.from_array((rng.normal(size=(10000, 16)) * 0.01).astype(np.float32), "w"),
+         numpy_helper.from_array(np.zeros(16, np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
     folder = tmp_path_factory.mktemp("dip")
-    model = convert_model(tiny_onnx, folder / "model").out_dir
-    return build_site(model, folder / "site",
+    onnx.save(model, str(folder / "dense.onnx"))
+    converted = convert_model(folder / "dense.onnx", folder / "model").out_dir
+    return build_site(converted, folder / "site",
                       BuildOptions(backends=("wasm",), isolation="dip")).out_dir
 
 
