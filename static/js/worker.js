@@ -6,6 +6,7 @@
 //               {id, type: 'run', feeds}
 //               {id, type: 'text', text}  (a text site: tokenized here, see tasks/pipeline.js)
 // Messages out: {id, ok, ...result | message}, and {type: 'progress', loaded, total}
+// One message each way per run; output buffers are transferred, not copied.
 
 import { fetchVerified } from './manifest.js';
 import { adapterFor } from './runtimes/index.js';
@@ -39,9 +40,24 @@ const handlers = {
   },
 };
 
+// The outputs' buffers move to the page instead of being copied: each is the
+// runtime's fresh copy out of its heap, used by nothing here after the run.
+// A view of a larger buffer (a wasm heap, a shared one) is copied as before.
+function movable(outputs) {
+  const buffers = new Set();
+  for (const { data } of Object.values(outputs ?? {})) {
+    const buffer = data?.buffer;
+    if (buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength) buffers.add(buffer);
+  }
+  return [...buffers];
+}
+
 self.onmessage = async ({ data }) => {
   try {
-    postMessage({ id: data.id, ok: true, ...(await handlers[data.type](data)) });
+    const reply = await handlers[data.type](data);
+    reply.id = data.id;
+    reply.ok = true;
+    postMessage(reply, movable(reply.outputs));
   } catch (error) {
     postMessage({ id: data.id, ok: false, message: error.message });
   }

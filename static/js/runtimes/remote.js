@@ -18,17 +18,34 @@ export function workerAdapter(onProgress = () => {}) {
         if (data.ok) call.resolve(data); else call.reject(new Error(data.message));
       };
       worker.onerror = (event) => failAll(`the inference worker failed: ${event.message || 'could not start'}`);
-      const call = (type, payload) => new Promise((resolve, reject) => {
-        const id = next++;
-        pending.set(id, { resolve, reject });
-        worker.postMessage({ id, type, ...payload });
+      const call = (message, transfer) => new Promise((resolve, reject) => {
+        message.id = next++;
+        pending.set(message.id, { resolve, reject });
+        worker.postMessage(message, transfer);
       });
+      // A run is one message each way. A feed that views part of a larger buffer
+      // (a batch's chunk) goes as a copy of its own values, moved: posting the
+      // view would copy the whole buffer on every run. A whole buffer is copied
+      // by the post itself, and stays the caller's.
+      const run = async (feeds) => {
+        let sent = feeds;
+        const transfer = [];
+        for (const [name, t] of Object.entries(feeds)) {
+          const data = t.data;
+          if (ArrayBuffer.isView(data) && data.byteLength !== data.buffer.byteLength) {
+            if (sent === feeds) sent = { ...feeds };
+            sent[name] = { dtype: t.dtype, shape: t.shape, data: data.slice() };
+            transfer.push(sent[name].data.buffer);
+          }
+        }
+        return (await call({ type: 'run', feeds: sent }, transfer)).outputs;
+      };
       const dispose = async () => { worker.terminate(); failAll('the worker was stopped'); };
       signal?.addEventListener('abort', dispose);
       try {
-        const { threads } = await call('load', { manifest, backend, model, baseUrl });
-        const runText = (text) => call('text', { text });  // a text site: tokenized in the worker
-        return { backend, threads, run: async (feeds) => (await call('run', { feeds })).outputs, runText, dispose };
+        const { threads } = await call({ type: 'load', manifest, backend, model, baseUrl });
+        const runText = (text) => call({ type: 'text', text });  // a text site: tokenized in the worker
+        return { backend, threads, run, runText, dispose };
       } catch (error) {
         dispose();
         throw error;

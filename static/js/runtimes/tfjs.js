@@ -73,7 +73,11 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
       if (!Array.isArray(results)) results = [results];
       const outputs = {};
       for (let i = 0; i < outputNames.length; i++) {
-        outputs[outputNames[i]] = { dtype: results[i].dtype, shape: results[i].shape, data: await results[i].data() };
+        const data = await results[i].data();
+        // The worker moves output buffers to the page. wasm's data() is a fresh copy of its
+        // heap; cpu and webgl may hand back the tensor's own (a weight's, for a graph
+        // that outputs one), which must stay: those are copied.
+        outputs[outputNames[i]] = { dtype: results[i].dtype, shape: results[i].shape, data: backend === 'wasm' ? data : data.slice() };
       }
       tf.dispose([...Object.values(inputs), ...results]);
       return outputs;
