@@ -15,7 +15,10 @@ def site_file(site: Path, name: str) -> Path:
 
 def draw_stroke(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Draw a straight stroke on the page's drawing canvas, in fractions of its size."""
-    box = page.locator("canvas.draw").bounding_box()
+    canvas = page.locator("canvas.draw")
+    # As a visitor would: the answer panel, scrolled into view after a run, can move it away.
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
