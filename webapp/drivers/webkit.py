@@ -63,6 +63,12 @@ CAPTURE = """(() => {
   addEventListener('error', (e) => push({ type: 'pageerror', text: String(e.message) }));
   addEventListener('unhandledrejection', (e) => push({
     type: 'pageerror', text: String(e.reason?.message ?? e.reason) }));
+  // WebKitGTK has no Navigation API, so neither probe.js nor the page's guard sees a
+  // navigation: one that starts says so here (it names no destination), and one
+  // that lands on another origin shows in the window's URL (WebKitPage.flush).
+  const started = JSON.stringify({
+    kind: 'navigation', url: '(a navigation started; WebKit names no destination)' });
+  addEventListener('beforeunload', () => push({ type: 'debug', text: `webml-audit ${started}` }));
   performance.setResourceTimingBufferSize(100000);
   Object.defineProperty(window, '__webmlDrain', { value: () => box.splice(0, box.length) });
 })();"""
@@ -243,6 +249,7 @@ class WebKitPage(DriverPage):
         self.known_windows = set(self.browser.handles())
         self.pointer_at = (0, 0)
         self.pending_actions: list[dict[str, Any]] = []
+        self.left_for: set[str] = set()  # other origins' URLs the window was seen on
 
     def _command(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
         self.browser.switch(self.handle)
@@ -367,6 +374,8 @@ class WebKitPage(DriverPage):
                                   {"script": DRAIN, "args": [self.seen_resources]}, timeout=30)
         except PageError:
             state = None  # navigating, or the window is gone: next time
+        if self.front is not None:
+            self._left_origin(state["href"] if state else None)
         requests: list[tuple[float, RequestInfo]] = []
         if self.front is not None:
             requests += [(r.started_ms, RequestInfo(r.url, r.method, r.size))
@@ -395,6 +404,20 @@ class WebKitPage(DriverPage):
             else:
                 self.emit("console", ConsoleMessage(message["type"], text))
         self._popups()
+
+    def _left_origin(self, href: str | None) -> None:
+        """Report the window's document on another origin than the front's, once per URL."""
+        assert self.front is not None
+        if href is None:
+            try:
+                href = str(self._command("GET", "/url"))
+            except PageError:
+                return
+        if href.startswith(("about:", self.front.url)) or href in self.left_for:
+            return
+        self.left_for.add(href)
+        self.emit("console", ConsoleMessage("debug", "webml-audit " + json.dumps(
+            {"kind": "navigation", "url": href})))
 
     def _popups(self) -> None:
         windows = set(self.browser.handles())
