@@ -1,45 +1,59 @@
-// Loading a site's model, the steps every page that runs it shares: the
-// generated page (main.js), webml.js (a host app's import) and the
-// <webml-model> element all call loadModel.
-//
-//   loadModel(baseUrl, options) -> Promise<Model>
-//     baseUrl   the site's folder (string or URL, with a trailing slash): the
-//               manifest's file paths are relative to it.
-//     options   {
-//       backend        'auto' (default: the site's order, software GPUs passed
-//                      over) or one of manifest.vendor.backends,
-//       manifestUrl    where webml.json is (default: baseUrl + 'webml.json'),
-//       onManifest     (manifest) once it is read, before any model download,
-//       onProgress     (loaded, total) bytes over the whole download; total is
-//                      what the backend being tried needs, so it can grow,
-//       onTry          (backend) as each candidate backend starts,
-//       signal         an AbortSignal: the load stops (and its worker) when it fires,
-//       timeoutMs      per load and per first run of each backend (default 120 s),
-//       allowSoftware  true: `auto` may pick a software WebGPU/WebGL too,
-//     }
-//   Model = {
-//     manifest, baseUrl, backend, threads, loadMs, firstRunMs,
-//     check: {ok, maxAbs, failures}   the golden self-check that passed,
-//     skipped: [{backend, reason, unavailable}]   the backends that did not,
-//     session                          the adapter's session (run, runText, dispose),
-//     run(feeds) -> Promise<outputs>   feeds/outputs: name -> {dtype, shape, data},
-//     runText(text)                    a text site only: tokenized and run in the worker,
-//     dispose()                        ends the worker; the model cannot run after it,
-//   }
-//
-// Steps: fetch the manifest, check the page's own scripts (the worker's: a
-// worker takes no integrity attribute) against its sha256, fetch the model
-// files a backend needs (sha256-checked), start that backend in a worker and
-// keep it only if it reproduces the manifest's golden output; else the next.
-// Errors: a failed download or integrity check stops it; no working backend
-// throws a NoBackendError (backends.js) naming each backend's reason.
+/**
+ * Loading a site's model: the steps every page that runs it shares. The
+ * generated page (main.js), webml.js (a host app's import) and the
+ * <webml-model> element all call loadModel.
+ *
+ * Steps: fetch the manifest, check the page's own scripts (the worker's: a
+ * worker takes no integrity attribute) against its sha256, fetch the model
+ * files a backend needs (sha256-checked), start that backend in a worker and
+ * keep it only if it reproduces the manifest's golden output; else the next.
+ * Errors: a failed download or integrity check stops it; no working backend
+ * throws a NoBackendError (backends.js) naming each backend's reason.
+ *
+ * @module model
+ */
+
+/**
+ * @typedef {object} LoadOptions
+ * @property {string} [backend] 'auto' (default: the site's order, software GPUs passed over) or one of manifest.vendor.backends
+ * @property {string|URL} [manifestUrl] where webml.json is (default: baseUrl + 'webml.json')
+ * @property {(manifest: object) => void} [onManifest] once it is read, before any model download
+ * @property {(loaded: number, total: number) => void} [onProgress] bytes over the whole download; total is what the backend being tried needs, so it can grow
+ * @property {(backend: string) => void} [onTry] as each candidate backend starts
+ * @property {AbortSignal} [signal] the load stops (and its worker) when it fires; after the load, it disposes of the model
+ * @property {number} [timeoutMs] per load and per first run of each backend (default 120 s)
+ * @property {boolean} [allowSoftware] `auto` may pick a software WebGPU/WebGL too
+ */
+
+/**
+ * A Tensor is tensors.js's {dtype, shape, data}.
+ *
+ * @typedef {object} Model
+ * @property {object} manifest the site's webml.json
+ * @property {string} baseUrl the site's folder, absolute
+ * @property {string} backend what it runs on
+ * @property {number} threads the runtime's threads
+ * @property {number} loadMs
+ * @property {number} firstRunMs
+ * @property {{ok: boolean, maxAbs: number, failures: string[]}} check the golden self-check that passed
+ * @property {{backend: string, reason: string, unavailable: boolean}[]} skipped the backends that did not
+ * @property {object} session the adapter's session (run, runText, dispose)
+ * @property {(feeds: Object<string, Tensor>) => Promise<Object<string, Tensor>>} run
+ * @property {((text: string) => Promise<object>)|undefined} runText a text site only: tokenized and run in the worker
+ * @property {() => Promise<void>} dispose ends the worker; the model cannot run after it
+ */
 
 import { candidates, start } from './backends.js';
 import { fetchVerified, isSingleFile, loadManifest, modelFiles } from './manifest.js';
 import { adapterFor } from './runtimes/index.js';
 import { workerAdapter } from './runtimes/remote.js';
 
-/** Load, check and start the model of the site at `baseUrl`; see the top of this file. */
+/**
+ * Load, check and start the model of the site at `baseUrl`.
+ * @param {string|URL} baseUrl the site's folder (with a trailing slash): the manifest's paths are relative to it
+ * @param {LoadOptions} [options]
+ * @returns {Promise<Model>}
+ */
 export async function loadModel(baseUrl, options = {}) {
   const { backend = 'auto', onManifest = () => {}, onProgress = () => {}, onTry = () => {}, signal, timeoutMs, allowSoftware = false } = options;
   const base = new URL(baseUrl, globalThis.document?.baseURI ?? location.href).href;
