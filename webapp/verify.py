@@ -263,7 +263,9 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     """
     say = progress or (lambda _message: None)
     site = Path(site)
-    if options.model is None and catalogue.read_catalogue(site) is not None:
+    # A host page (--page) loads the models it names itself: not each version's page.
+    if (options.model is None and options.page is None
+            and catalogue.read_catalogue(site) is not None):
         return catalogue.verify_every_version(site, options, progress=progress)
     manifest = read_manifest(catalogue.manifest_folder(site, options.model))
     samples, native_note = _samples(manifest, site, options.samples, options.sample_inputs)
