@@ -28,6 +28,11 @@ function wire(id, page) {
   page.on('pageerror', (error) => send({ event: 'pageerror', page: id, text: String(error?.message ?? error) }));
   page.on('popup', (popup) => send({ event: 'popup', page: id, url: popup ? popup.url() : '' }));
   page.on('request', (request) => {
+    // In-page content, not a request: Playwright's Chromium reports none for data: URLs.
+    if (request.url().startsWith('data:')) {
+      if (page.webmlRouted) request.continue().catch(() => {});
+      return;
+    }
     const event = { event: 'request', page: id, url: request.url(), method: request.method() };
     if (page.webmlRouted) {
       const rid = nextId();
@@ -38,6 +43,7 @@ function wire(id, page) {
     }
   });
   page.on('requestfinished', (request) => {
+    if (request.url().startsWith('data:')) return;
     const length = request.response()?.headers()['content-length'];
     send({ event: 'requestfinished', page: id, url: request.url(), method: request.method(),
            size: length === undefined ? null : Number(length) });
