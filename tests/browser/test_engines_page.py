@@ -80,7 +80,7 @@ def test_single_file_page_answers_from_disk(converted: dict[str, Path], engine: 
                                             request: pytest.FixtureRequest) -> None:
     if runtime == "onnx" and engine == "webkit":
         pytest.skip("the CI budget: WebKit took 127 s to load the 19 MB onnx page from disk "
-                    "(it passed); tfjs here, onnx from file:// in Chromium and Firefox")
+                    "(it passed); the onnx page from file:// runs in test_single_file.py")
     if runtime == "onnx" and engine == "firefox":
         # Measured on main: the page stops with "no backend could run this model (wasm:
         # can't access property "logLevel", ort.env is undefined)" after a page error
