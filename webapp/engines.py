@@ -35,6 +35,8 @@ WEBKIT_NOTES = (
     "webkit: console reports (probe.js, the page's guard, CSP violations as "
     "securitypolicyviolation events) and page errors pass through a capture in the page, "
     "which the page could empty; a worker's CSP violations are not seen by this driver",
+    "webkit: no Navigation API: a navigation shows as a beforeunload (no destination named) "
+    "or as the window on another origin; the page's guard cannot stop one here",
 )
 
 
