@@ -152,7 +152,7 @@ class Sidecar:
         """Deliver events for ``seconds`` (Playwright's wait_for_timeout)."""
         deadline = time.monotonic() + seconds
         while self.next(deadline) is not None:
-            pass  # a late reply of a fire-and-forget command: nothing waits for it
+            pass  # a reply to a call that stopped waiting (timed out): nobody wants it
 
     def _stderr(self) -> str:
         if self.process.poll() is None or self.process.stderr is None:
