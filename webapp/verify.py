@@ -300,6 +300,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     violations = [v for _, recorder in watched for v in recorder.violations]
     events = [e for _, recorder in watched for e in recorder.events]
     notes = tuple(n for n in (native_note, text_note, media_note, batch_note) if n)
+    notes += (engine.line, *engine.notes)  # the engine, and what its driver cannot see
     return VerifyReport(site, tuple(results), tuple(requests), tuple(violations),
                         options.require, notes, tuple(events), changed,
                         record.record_sha256(site))
