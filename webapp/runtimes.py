@@ -82,6 +82,28 @@ _LITERT_LOADER = (("if (wasmLoaderScript) {", "if (wasmLoaderScript && !self.Mod
 _LITERT_GLUE = (("var ModuleFactory = (() => {",
                  "var ModuleFactory = globalThis.ModuleFactory = (() => {"),)
 
+# TensorFlow.js's threaded wasm build starts each pthread from a blob: script
+# (the worker code, a string in its bundle) that imports a second blob (its
+# Emscripten glue, rebuilt from a function's source): the site's CSP allows
+# script-src 'self' only, so as shipped the build cannot start. The copy instead
+# names the package's own two files, served from the site: the pthread script
+# (wasm-out/...worker.js, a module exporting that same string, made a plain
+# script by its rewrite) and the glue (wasm-out/...threaded-simd.js). The
+# pthreads then load by URL, under script-src 'self', no blob: anywhere.
+_TFJS_THREADS = (
+    ('u=new Blob([r],{type:"application/javascript"});return URL.createObjectURL(u)}',
+     'u=null;return(null!=Sr?Sr:n)+"tfjs-backend-wasm-threaded-simd.worker.js"}'),
+    ('i.mainScriptUrlOrBlob=new Blob(["var WasmBackendModuleThreadedSimd = "+yr.toString()],'
+     '{type:"text/javascript"})',
+     'i.mainScriptUrlOrBlob=(null!=Sr?Sr:"")+"tfjs-backend-wasm-threaded-simd.js"'),
+    # Its C++ caps the thread pool at half the cores it is told (one on two): told
+    # twice, it takes the count the page sets (static/js/runtimes/tfjs.js).
+    ('emscripten_num_logical_cores:function(){return M?u.cpus().length:'
+     'navigator.hardwareConcurrency}',
+     'emscripten_num_logical_cores:function(){return 2*navigator.hardwareConcurrency}'),
+)
+_TFJS_WORKER = (("module.exports.wasmWorkerContents = `", ""), ("throw ex}};`;", "throw ex}};"))
+
 RUNTIMES: dict[str, Runtime] = {
     "onnx": Runtime(
         name="onnx", package="onnxruntime-web", version=ORT_VERSION,
@@ -125,13 +147,21 @@ RUNTIMES: dict[str, Runtime] = {
             VendorFile(_TF + "converter", "dist/tf-converter.min.js",
                        "0cf35a2982b637997e8cae097c991c0123b7d5393b3d45730aa732b907c6cd1b"),
             VendorFile(_TF + "backend-wasm", "dist/tf-backend-wasm.min.js",
-                       "691bbec0ef8b5a7f17f212e9c5d85832030f90d030b46e99acb4dea1fb16f009"),
+                       "691bbec0ef8b5a7f17f212e9c5d85832030f90d030b46e99acb4dea1fb16f009",
+                       rewrite=_TFJS_THREADS),
             VendorFile(_TF + "backend-wasm", "dist/tfjs-backend-wasm.wasm",
                        "70a5d516060464e5269f01c74bac1772d6b8ab6cb612acf16b5cdaf61f78d892"),
             VendorFile(_TF + "backend-wasm", "dist/tfjs-backend-wasm-simd.wasm",
                        "77ebb28a6d34f371dbbf2086b7f2de8994acd8ea5a3cf1fa24d2c26c840cac7b"),
             VendorFile(_TF + "backend-wasm", "dist/tfjs-backend-wasm-threaded-simd.wasm",
                        "c052228d4bef185c27bbe59a9e029570c78bbb9f08b3cb46b597851650373de2"),
+            # The threaded build's pthread script and the glue it imports, as files
+            # (see _TFJS_THREADS); the page fetches them only when it runs threads.
+            VendorFile(_TF + "backend-wasm", "wasm-out/tfjs-backend-wasm-threaded-simd.worker.js",
+                       "2d56f7279a8515423f59e3a8a5793d27aee4fcf4c9f955c28c6d38a4462f9472",
+                       rewrite=_TFJS_WORKER),
+            VendorFile(_TF + "backend-wasm", "wasm-out/tfjs-backend-wasm-threaded-simd.js",
+                       "d79fba6f8a1648e9e068c73930d4898d99fcc24ca3163a8679464c96a644949f"),
             VendorFile(_TF + "backend-webgpu", "dist/tf-backend-webgpu.min.js",
                        "c02ae6ef5e7fff6dc9cec8b14b45e36e8894614f3ef006973e98f7568b590f3f"),
             VendorFile(_TF + "backend-webgl", "dist/tf-backend-webgl.min.js",
@@ -143,7 +173,9 @@ RUNTIMES: dict[str, Runtime] = {
             "webgpu": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-webgpu.min.js"),
             "wasm": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-wasm.min.js",
                      "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm",
-                     "tfjs-backend-wasm-threaded-simd.wasm"),
+                     "tfjs-backend-wasm-threaded-simd.wasm",
+                     "tfjs-backend-wasm-threaded-simd.worker.js",
+                     "tfjs-backend-wasm-threaded-simd.js"),
             "webgl": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-webgl.min.js"),
             "cpu": ("tf-core.min.js", "tf-converter.min.js", "tf-backend-cpu.min.js"),
         },
@@ -203,6 +235,9 @@ ORT_SINGLE_FILE = VendorFile(
 # only the files of the backend it starts.
 DEFAULT_BACKENDS = {"onnx": ("webgpu", "webgl", "wasm"), "tfjs": ("webgpu", "webgl", "wasm", "cpu"),
                     "litert": ("webgpu", "wasm")}
+
+# The `convert --to` target that makes each runtime's model.
+TARGETS = {"onnx": "onnx", "tfjs": "tfjs", "litert": "tflite"}
 
 # The tokenizer a text site's page runs in its inference worker (converter.tasks):
 # one plain ES module, no imports and no eval, so it loads under the page's CSP

@@ -58,7 +58,7 @@ def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
         litert_vendor = _inline_litert(runtime, scripts, data)
     else:
         for file in runtime.files_for(("wasm",)):
-            if file.name.endswith(".js"):
+            if file.name.endswith(".min.js"):  # not the threaded build's pthread files
                 scripts.append(("classic", _pinned_path(file).read_text(encoding="utf-8")))
             else:
                 data["wasm"][file.name] = _b64(_pinned_path(file))

@@ -1,7 +1,7 @@
 // TensorFlow.js adapter (graph models). Its UMD builds, checked against the
 // manifest and imported, define the global `tf`.
 
-import { entryPath, importVerified, inlineWasmUrls } from '../manifest.js';
+import { entryPath, importVerified, inlineWasmUrls, isSingleFile } from '../manifest.js';
 import { folderOf } from './index.js';
 
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -17,16 +17,28 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   if (!BACKENDS.includes(backend)) throw new Error(`TensorFlow.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
   const paths = manifest.vendor.load[backend];
   const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
-  await importVerified(paths.filter((p) => p.endsWith('.js')).map((p) => byPath.get(p)), baseUrl, fetchFiles);
+  // The UMD builds; the threaded build's pthread script and glue are not imported here.
+  await importVerified(paths.filter((p) => p.endsWith('.min.js')).map((p) => byPath.get(p)), baseUrl, fetchFiles);
   const tf = globalThis.tf;
+  let threads = 1;
   if (backend === 'wasm') {
     tf.wasm.setWasmPaths(inlineWasmUrls() ?? folderOf(paths[0], baseUrl));
-    // The threaded build starts its workers from blob: scripts, which the site's
-    // CSP (script-src 'self') refuses; use the single-threaded SIMD build.
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    // Threads need shared memory (cross-origin isolation). The site's copy starts
+    // each pthread from the pinned files, not blob: scripts (webapp/runtimes.py),
+    // checked here and then loaded by the same URLs from the HTTP cache.
+    const pthreads = paths.filter((p) => /threaded-simd\.(worker\.)?js$/.test(p));
+    const threaded = globalThis.crossOriginIsolated === true && !isSingleFile && pthreads.length === 2;
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
+    if (threaded) {
+      await fetchFiles(pthreads.map((p) => byPath.get(p)));
+      // TensorFlow.js takes half the cores by default (one on two); as many as onnxruntime-web.
+      threads = Math.min(4, navigator.hardwareConcurrency || 1);
+      tf.wasm.setThreadsCount(threads);
+    }
   }
   if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js could not start its ${backend} backend`);
   await tf.ready();
+  if (backend === 'wasm') threads = tf.wasm.getThreadsCount();
 
   // Build the model from the bytes already fetched and checked, not by URL.
   const entry = entryPath(manifest, backend);
@@ -49,7 +61,7 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   let needsAsync = false;
   return {
     backend,
-    threads: 1,
+    threads,
     async run(feeds) {
       const inputs = {};
       for (const [name, t] of Object.entries(feeds)) {
