@@ -26,6 +26,7 @@ from converter.manifest import MANIFEST_NAME, Manifest, read_manifest
 from converter.pipeline import ConvertOptions
 from webapp.browser import error_line, page_url, wait_until_ready
 from webapp.engines import choose, open_browser
+from webapp.runtimes import TARGETS
 from webapp.serve import running_server
 from webapp.table import text_table
 
@@ -91,7 +92,8 @@ def bench(source: Path | str, options: BenchOptions = BenchOptions(),
         for runtime in runtimes:
             say(f"building the {runtime} site for {source.name}")
             site = build_site(source, Path(tmp) / runtime,
-                              BuildOptions(convert=ConvertOptions(target=runtime)))
+                              BuildOptions(convert=ConvertOptions(
+                                  target=TARGETS.get(runtime, runtime))))
             rows.extend(bench_site(site.out_dir, options, say))
     return _with_ratios(source.stem, rows)
 

@@ -28,11 +28,12 @@ from urllib.parse import unquote, urlparse
 from converter.errors import BrowserError, BuildError, WebmlError
 from converter.manifest import RuntimeChoice, RuntimeTrial, read_manifest, write_manifest
 from converter.pipeline import ConvertOptions, convert_model
+from webapp import runtimes
 from webapp.table import text_table
 
 AUTO = "auto"
 # convert --to target -> the page runtime it makes, in the order tried and listed.
-TARGETS = {"tfjs": "tfjs", "onnx": "onnx", "tflite": "litert"}
+TARGETS = {runtimes.TARGETS[name]: name for name in ("tfjs", "onnx", "litert")}
 LINK_MBPS = 10.0  # the goal link: a visitor on 10 Mbit/s
 RUNS_AFTER = 100  # answers after the first that the score counts
 WARMUP = 2

@@ -631,8 +631,8 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
 @click.option("--backends", default="wasm", show_default=True,
               help="Comma-separated browser backends to time (auto, wasm, webgl, webgpu, cpu).")
 @click.option("--runtimes", default=None,
-              help="For a model file: which sites to build and time, e.g. tfjs,onnx "
-                   "(default: both for Keras, onnx for ONNX).")
+              help="For a model file: which sites to build and time, e.g. tfjs,onnx,litert "
+                   "(default: tfjs and onnx for Keras, onnx for ONNX).")
 @click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True,
               help="Timed runs after warm-up, per configuration.")
 @click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
