@@ -16,17 +16,32 @@ GLUE = "tfjs-backend-wasm-threaded-simd.js"
 
 
 @pytest.fixture(scope="module")
-def tfjs_wasm_site(converted: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(converted["tfjs"], tmp_path_factory.mktemp("tfjs-threads") / "site",
-                      BuildOptions(backends=("wasm",))).out_dir
+def conv_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small Keras CNN on 64x64 pictures (58k weights): work enough for threads."""
+    from converter import _tf
+    from converter.pipeline import ConvertOptions
+
+    keras = _tf.keras()
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((64, 64, 3)),
+                              layers.Conv2D(32, 3, activation="relu"),
+                              layers.Conv2D(64, 3, activation="relu"),
+                              layers.Conv2D(64, 3, activation="relu"),
+                              layers.GlobalAveragePooling2D(),
+                              layers.Dense(10, activation="softmax")])
+    folder = tmp_path_factory.mktemp("tfjs-threads")
+    model.save(folder / "conv.keras")
+    return build_site(folder / "conv.keras", folder / "site",
+                      BuildOptions(convert=ConvertOptions(target="tfjs"),
+                                   backends=("wasm",))).out_dir
 
 
-def test_the_threaded_build_runs_under_the_sites_csp(tfjs_wasm_site: Path,
-                                                     chromium: Path) -> None:
+def open_page(site: Path, chromium: Path) -> tuple[dict, list[str], int]:
+    """The site's page, isolated, on wasm: what ready says, the URLs it requested, the cores."""
     from playwright.sync_api import sync_playwright
 
-    assert "blob:" not in CONTENT_SECURITY_POLICY.split("script-src")[1].split(";")[0]
-    with running_server(tfjs_wasm_site) as url, sync_playwright() as playwright:
+    with running_server(site) as url, sync_playwright() as playwright:
         browser = launch(playwright, chromium)
         context = browser.new_context(service_workers="block")
         page = context.new_page()
@@ -35,6 +50,12 @@ def test_the_threaded_build_runs_under_the_sites_csp(tfjs_wasm_site: Path,
         ready = wait_until_ready(page, page_url(url, "wasm", 90), 90)
         cores = page.evaluate("navigator.hardwareConcurrency")
         browser.close()
+    return ready, requested, cores
+
+
+def test_the_threaded_build_runs_under_the_sites_csp(conv_site: Path, chromium: Path) -> None:
+    assert "blob:" not in CONTENT_SECURITY_POLICY.split("script-src")[1].split(";")[0]
+    ready, requested, cores = open_page(conv_site, chromium)
     assert ready["crossOriginIsolated"] is True
     # As many threads as onnxruntime-web takes (TensorFlow.js's default is half the cores).
     assert ready["threads"] == min(4, cores)
@@ -45,9 +66,18 @@ def test_the_threaded_build_runs_under_the_sites_csp(tfjs_wasm_site: Path,
     assert any(u.endswith("tfjs-backend-wasm-threaded-simd.wasm") for u in requested)
 
 
-def test_verify_passes_on_threads_with_no_csp_violation(tfjs_wasm_site: Path,
+def test_a_tiny_model_runs_one_thread(converted: dict[str, Path], chromium: Path,
+                                      tmp_path: Path) -> None:
+    """Its work (model bytes times input values) is too small for threads to pay."""
+    site = build_site(converted["tfjs"], tmp_path / "site", BuildOptions(backends=("wasm",)))
+    ready, requested, _ = open_page(site.out_dir, chromium)
+    assert ready["crossOriginIsolated"] is True and ready["threads"] == 1
+    assert not any(u.endswith((WORKER, GLUE)) for u in requested)
+
+
+def test_verify_passes_on_threads_with_no_csp_violation(conv_site: Path,
                                                          chromium: Path) -> None:
-    report = verify_site(tfjs_wasm_site, VerifyOptions(("wasm",), chromium, 90, 3, samples=1,
+    report = verify_site(conv_site, VerifyOptions(("wasm",), chromium, 90, 3, samples=1,
                                                        watch_s=0))
     assert report.ok, format_report(report)
     assert report.csp_violations == ()

@@ -13,6 +13,16 @@ function concat(parts) {
   return out;
 }
 
+// A tiny model's run ends before its threads have woken: TensorFlow.js's pool
+// then costs far more than it saves (the digits CNN: 13 ms on two threads, under
+// 1 ms on one; docs/choosing.md). Its work, roughly: model bytes times input values.
+const TINY_WORK = 1e9;
+function tiny(manifest, model) {
+  const bytes = [...model.values()].reduce((n, b) => n + b.byteLength, 0);
+  const values = Object.values(manifest.golden.inputs).reduce((n, t) => n + t.shape.reduce((a, d) => a * d, 1), 0);
+  return bytes * values < TINY_WORK;
+}
+
 export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   if (!BACKENDS.includes(backend)) throw new Error(`TensorFlow.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
   const paths = manifest.vendor.load[backend];
@@ -27,7 +37,7 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
     // each pthread from the pinned files, not blob: scripts (webapp/runtimes.py),
     // checked here and then loaded by the same URLs from the HTTP cache.
     const pthreads = paths.filter((p) => /threaded-simd\.(worker\.)?js$/.test(p));
-    const threaded = globalThis.crossOriginIsolated === true && !isSingleFile && pthreads.length === 2;
+    const threaded = globalThis.crossOriginIsolated === true && !isSingleFile && pthreads.length === 2 && !tiny(manifest, model);
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
     if (threaded) {
       await fetchFiles(pthreads.map((p) => byPath.get(p)));
