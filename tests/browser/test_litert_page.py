@@ -144,6 +144,29 @@ def test_verify_passes_on_wasm_and_reports_webgpu(litert_site: Path, chromium: P
     assert report.ok
 
 
+@pytest.mark.parametrize("quantize", ["float16", "int8", "int8-calibrated"])
+def test_each_quantization_passes_verify_on_wasm(keras_files: dict[str, Path], tmp_path: Path,
+                                                 chromium: Path, quantize: str) -> None:
+    """float16 weights, int8 dynamic range, and full-integer int8 calibrated on real inputs."""
+    import numpy as np
+
+    from converter import ConvertOptions, convert_model
+    from webapp.build import BuildOptions, build_site
+
+    calibration = None
+    if quantize == "int8-calibrated":
+        rng = np.random.default_rng(0)
+        calibration = {"pixels": rng.random((16, 8, 8, 1), dtype=np.float32)}
+    model = convert_model(keras_files["keras"], tmp_path / "model", ConvertOptions(
+        target="tflite", quantize=quantize.split("-")[0], calibration=calibration)).out_dir
+    site = build_site(model, tmp_path / "site", BuildOptions(backends=("wasm",))).out_dir
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, samples=2, repeats=1,
+                                             watch_s=0))
+    (result,) = report.results
+    assert (result.status, result.backend, result.checked) == ("pass", "wasm", 3), result.detail
+    assert report.ok
+
+
 @pytest.fixture
 def tampered_site(litert_site: Path, tmp_path: Path) -> Iterator[Path]:
     copy = shutil.copytree(litert_site, tmp_path / "site")
