@@ -41,10 +41,15 @@ from converter.targets import TargetOptions, WebModel
 RUNTIME = "litert"
 ENTRY = "model.tflite"
 
-# ONNX sources: onnx2tf was measured on the kinds of model webml meets (docs/choosing.md,
-# benchmarks/onnx2tf_models.py); the message says what was found.
-ONNX_REFUSAL = "an ONNX model cannot be converted to TFLite by webml"
-ONNX_HINT = "use --to onnx (onnxruntime-web runs it as it is)"
+# ONNX sources: onnx2tf, the ONNX-to-TFLite converter, was measured on the kinds of model
+# webml meets (benchmarks/onnx2tf_models.py, docs/choosing.md); the message says what it found.
+ONNX_REFUSAL = ("webml does not convert an ONNX model to TFLite: onnx2tf pins numpy 1.26, onnx "
+                "1.19, onnxruntime 1.23 and protobuf 4 (webml's set: numpy 2.1, onnx 1.18, "
+                "onnxruntime 1.22, protobuf 5), and measured here it changed the inputs' "
+                "layout and rank (4-D to NHWC, an NHWC input to [1, 64, 3, 64], a scalar to [1]) "
+                "and failed on an If holding an LSTM")
+ONNX_HINT = ("use --to onnx (onnxruntime-web runs it as it is), or convert the model's Keras "
+             "or SavedModel source --to tflite")
 
 # TFLite's converter names an op no builtin kernel runs in its MLIR diagnostics.
 _NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
