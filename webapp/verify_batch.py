@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,8 @@ def references(manifest: Manifest, site: Path, path: Path | None
             f"checked against {native.framework}")
 
 
-def run_rows(manifest: Manifest, run: Any, values: np.ndarray) -> dict[str, np.ndarray]:
+def run_rows(manifest: Manifest, run: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+             values: np.ndarray) -> dict[str, np.ndarray]:
     """The model on every row, in the chunks the manifest's batch allows natively too (a
     fixed batch padded with the last row); outputs stacked on the first axis."""
     spec = manifest.inputs[0]
