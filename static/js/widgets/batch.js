@@ -99,6 +99,7 @@ export function mount(container, model, { want = null } = {}) {
   let run = { inputs: [], answers: [], columns: [], cells: [] };
   let controller = null;
   let urls = [];
+  let current = 0;  // the run now shown: a file chosen mid-run cancels the one before
 
   const reset = () => {
     controller?.abort();
@@ -189,13 +190,15 @@ export function mount(container, model, { want = null } = {}) {
 
   async function start(files) {
     reset();
+    const mine = ++current;
     const began = performance.now();  // reading the file counts in the rate too
     let prepared;
     try {
       prepared = await itemsOf(files);
     } catch (e) {
-      return fail(e.message);
+      return mine === current && fail(e.message);
     }
+    if (mine !== current) return;
     const { items, inputColumns, shown } = prepared;
     run.inputColumns = inputColumns;
     run.inputs = items;
@@ -216,6 +219,7 @@ export function mount(container, model, { want = null } = {}) {
       const { cancelled } = await runAll(items, chunk.size, runnerFor(chunk), {
         signal: controller.signal,
         onAnswers: (answers, at, done) => {
+          if (mine !== current) return;
           run.answers.push(...answers);
           addRows(items.slice(at, at + answers.length), answers, shown);
           state.done = done;
@@ -223,10 +227,12 @@ export function mount(container, model, { want = null } = {}) {
           say();
         },
       });
+      if (mine !== current) return;
       say();
       state.status = cancelled ? 'cancelled' : 'done';
       if (cancelled) status.textContent += ` · cancelled: ${state.total - state.done} not run`;
     } catch (e) {
+      if (mine !== current) return;
       fail(`Stopped after ${state.done} of ${state.total} ${noun}: ${e.message}`);
     }
     cancel.disabled = true;
