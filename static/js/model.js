@@ -75,8 +75,10 @@ export async function loadModel(baseUrl, options = {}) {
     onProgress(meter.done, meter.total);
   };
   const fetched = new Map();
+  // An adapter that fetches one of several builds it ships (LiteRT.js) names that one.
+  const { runtimeFiles } = await adapterFor(manifest.runtime);
   const expect = (name) => {
-    const runtime = manifest.vendor.files.filter((f) => manifest.vendor.load[name]?.includes(f.path));
+    const runtime = runtimeFiles?.(manifest, name) ?? manifest.vendor.files.filter((f) => manifest.vendor.load[name]?.includes(f.path));
     const model = modelFiles(manifest, name).filter((f) => !fetched.has(f.path));
     meter.total = meter.done + [...runtime, ...model].reduce((sum, f) => sum + f.size, 0);
   };

@@ -97,6 +97,16 @@ def _open(browser: Any, url: str, *, isolated: bool) -> tuple[dict[str, Any], di
             return {...m.chooseBuild(), isolated: crossOriginIsolated,
                     cores: navigator.hardwareConcurrency};
         }""")
+        # A second load in the page, counting its progress: the total it announces is what
+        # it downloads (one build's files, not the three the site ships).
+        choice["progress"] = page.evaluate("""async () => {
+            const { loadModel } = await import('./js/model.js');
+            const seen = [];
+            const model = await loadModel(location.href.split('?')[0],
+                {backend: 'wasm', onProgress: (done, total) => seen.push([done, total])});
+            await model.dispose();
+            return seen[seen.length - 1];
+        }""")
     finally:
         context.close()
     return ready, choice, [Path(u).name for u in fetched], errors
@@ -118,12 +128,15 @@ def test_wasm_takes_the_threaded_build_when_isolated_and_one_thread_otherwise(
     # Chromium has relaxed SIMD: threads, as many as onnxruntime-web would take.
     assert choice["build"] == "threaded"
     assert ready["threads"] == min(4, choice["cores"]) == choice["threads"]
-    assert wasm == ["litert_wasm_threaded_internal.wasm"]  # one build of three downloaded
+    assert set(wasm) == {"litert_wasm_threaded_internal.wasm"}  # one build of three fetched
     assert errors == []
+    done, total = choice["progress"]
+    model_bytes = sum(f["size"] for f in manifest_of(litert_site)["files"])
+    assert done == total > model_bytes + 9e6  # the model and the threaded build, all counted
     ready, choice, wasm, errors = plain
     assert ready["backend"] == "wasm" and not choice["isolated"]
     assert (choice["build"], ready["threads"]) == ("relaxed", 1)
-    assert wasm == ["litert_wasm_internal.wasm"]
+    assert set(wasm) == {"litert_wasm_internal.wasm"}
     assert errors == []
 
 

@@ -40,18 +40,29 @@ async function withoutWebGpu(start) {
   }
 }
 
-export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
-  if (!BACKENDS.includes(backend)) throw new Error(`LiteRT.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
+/** The build this engine takes of those the site ships for `backend`, and its files' entries. */
+function pick(manifest, backend) {
   const paths = manifest.vendor.load[backend];
   const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
   const file = (name) => byPath.get(paths.find((p) => p.endsWith(`/${name}`)));
-  const { build, threads } = chooseBuild(Object.keys(BUILDS).filter((b) => file(`${BUILDS[b]}.wasm`)));
-  const glue = file(`${BUILDS[build]}.js`);
-  const wasmFile = file(`${BUILDS[build]}.wasm`);
+  const choice = chooseBuild(Object.keys(BUILDS).filter((b) => file(`${BUILDS[b]}.wasm`)));
+  const files = { utils: file('litert-wasm-utils.js'), loader: file('litert.js'), glue: file(`${BUILDS[choice.build]}.js`), wasm: file(`${BUILDS[choice.build]}.wasm`) };
+  return { ...choice, files };
+}
+
+/** What the worker will fetch for `backend` here (the page's progress total): one build of three. */
+export function runtimeFiles(manifest, backend) {
+  return Object.values(pick(manifest, backend).files);
+}
+
+export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
+  if (!BACKENDS.includes(backend)) throw new Error(`LiteRT.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
+  const { build, threads, files } = pick(manifest, backend);
+  const { glue, wasm: wasmFile } = files;
   // The wasm bytes, fetched with progress and checked, while the scripts are checked and imported.
   const [wasm, [, , litert]] = await Promise.all([
     fetchFiles([wasmFile]).then((bytes) => bytes.get(wasmFile.path)),
-    importVerified([file('litert-wasm-utils.js'), glue, file('litert.js')], baseUrl, fetchFiles),
+    importVerified([files.utils, glue, files.loader], baseUrl, fetchFiles),
   ]);
   const glueUrl = new URL(glue.path, baseUrl).href;
   globalThis.Module = {
