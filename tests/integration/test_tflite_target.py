@@ -146,3 +146,15 @@ def test_an_onnx_source_is_refused_in_one_line(tmp_path: Path, tiny_onnx: Path) 
     assert line.startswith("error: webml does not convert an ONNX model to TFLite: onnx2tf ")
     assert result.stdout == ""
     assert not (tmp_path / "out").exists()
+
+
+def test_litert_table_answers_from_measurements_never_guesses() -> None:
+    from converter.ops import Support, litert_support, litert_version
+
+    assert litert_version() == "2.5.3"
+    assert litert_support("wasm", "CONV_2D") is Support.NATIVE
+    assert litert_support("webgpu", "GATHER") is Support.NONE  # measured: does not compile
+    assert litert_support("wasm", "custom:MyOp") is Support.NONE  # no custom operators
+    assert litert_support("wasm", "NOT_MEASURED") is Support.UNKNOWN
+    with pytest.raises(ValueError, match="unknown LiteRT.js backend 'webgl'"):
+        litert_support("webgl", "ADD")
