@@ -97,7 +97,8 @@ def _flags(flags: tuple[str, ...]) -> list[str]:
 
 
 def _sites(name: str, work: Path) -> tuple[dict[str, Path], Path]:
-    """Train ``name`` (fast) and build its three sites; returns them and the model folder."""
+    """Train ``name`` (fast), convert it three ways (kept in ``work``) and build the sites;
+    returns them and the model folder."""
     from run import EXAMPLES, load_train
 
     example = EXAMPLES[name]
@@ -113,12 +114,12 @@ def _sites(name: str, work: Path) -> tuple[dict[str, Path], Path]:
                                                       ["--to", "tfjs", "--batch",
                                                        str(FIXED_BATCH)]),
                        ("onnx", ["--to", "onnx"])):
-        site = work / name / f"site-{key}"
-        if not (site / "webml.json").exists():
-            print(f"converting and building {name} {key}", file=sys.stderr)
-            out = work / name / f"out-{key}"
+        site, out = work / name / f"site-{key}", work / name / f"out-{key}"
+        if not (out / "webml.json").exists():
+            print(f"converting {name} {key}", file=sys.stderr)
             _webml("convert", str(model / example.model_file), "-o", str(out), *flags, *extra)
-            _webml("build", str(out), "-o", str(site), "--backends", "wasm")
+        # Built every run: the page is this checkout's.
+        _webml("build", str(out), "-o", str(site), "--backends", "wasm")
         sites[key] = site
     return sites, model
 
