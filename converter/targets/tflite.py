@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,10 @@ def convert_saved_model(saved_model: Path, mode: str | None = None, *,
         # staying float32 unnoticed.
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
-        with captured_output() as log:
+        # Calibration runs TensorFlow 2.19's tf.lite.Interpreter, which warns on every one
+        # that it moves to another package (see converter.native.tflite_interpreter).
+        with captured_output() as log, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError, ValueError, ...
         text = f"{exc}\n{log.text}"
