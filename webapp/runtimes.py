@@ -239,9 +239,6 @@ DEFAULT_BACKENDS = {"onnx": ("webgpu", "webgl", "wasm"), "tfjs": ("webgpu", "web
 # The `convert --to` target that makes each runtime's model.
 TARGETS = {"onnx": "onnx", "tfjs": "tfjs", "litert": "tflite"}
 
-# The `convert --to` target that makes each runtime's model.
-TARGETS = {"onnx": "onnx", "tfjs": "tfjs", "litert": "tflite"}
-
 # The tokenizer a text site's page runs in its inference worker (converter.tasks):
 # one plain ES module, no imports and no eval, so it loads under the page's CSP
 # with no bundler, after the worker checks it against the manifest's sha256.
