@@ -43,14 +43,22 @@ RUNTIME = "litert"
 ENTRY = "model.tflite"
 
 # ONNX sources: onnx2tf, the ONNX-to-TFLite converter, was measured on the kinds of model
-# webml meets (benchmarks/onnx2tf_models.py, docs/choosing.md); the message says what it found.
-ONNX_REFUSAL = ("webml does not convert an ONNX model to TFLite: onnx2tf pins numpy 1.26, onnx "
-                "1.19, onnxruntime 1.23 and protobuf 4 (webml's set: numpy 2.1, onnx 1.18, "
-                "onnxruntime 1.22, protobuf 5), and measured here it changed the inputs' "
-                "layout and rank (4-D to NHWC, an NHWC input to [1, 64, 3, 64], a scalar to [1]) "
-                "and failed on an If holding an LSTM")
-ONNX_HINT = ("use --to onnx (onnxruntime-web runs it as it is), or convert the model's Keras "
-             "or SavedModel source --to tflite")
+# webml meets (benchmarks/onnx2tf_models.py, docs/choosing.md). It cannot be installed beside
+# webml's pinned packages, so it runs from its own environment, named by this variable; the
+# native check against the source (onnxruntime) then decides each model.
+ONNX2TF_ENV = "WEBML_ONNX2TF"
+ONNX_REFUSAL = ("webml does not convert an ONNX model to TFLite by itself: onnx2tf, the "
+                "converter, pins numpy 1.26, onnx 1.19, onnxruntime 1.23 and protobuf 4 "
+                "(webml's set: numpy 2.1, onnx 1.18, onnxruntime 1.22, protobuf 5)")
+ONNX_HINT = (f"use --to onnx, or install onnx2tf 1.29 in its own environment and set "
+             f"{ONNX2TF_ENV} to its onnx2tf command: the native check against the source "
+             "decides each model (docs/choosing.md)")
+# The tensor types LiteRT.js's JavaScript API takes (static/js/runtimes/litert.js).
+LITERT_DTYPES = ("float32", "int32", "uint8")
+# onnx2tf reads sample images for a model whose inputs are all 4-D with 3 channels from its
+# working folder, and downloads them when absent: random ones are put there (they only feed
+# its own dummy inference), so that it reaches for no network.
+ONNX2TF_SAMPLES = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 # TFLite's converter names an op no builtin kernel runs in its MLIR diagnostics.
 _NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
@@ -58,14 +66,15 @@ _NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op"
 
 def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebModel:
     """Convert ``loaded`` into ``out_dir/model.tflite``, quantized as ``options`` say."""
-    if loaded.format == "onnx":
-        raise UnsupportedModelError(ONNX_REFUSAL, ONNX_HINT)
     if loaded.format == "tfjs":
         raise UnsupportedModelError("a TensorFlow.js graph model cannot be converted to TFLite",
                                     "convert its Keras or SavedModel source, or use --to tfjs")
     # Fixed shapes, every dimension nothing fixes named in one error (as for tfjs).
     inputs = resolve_shapes(loaded.spec.inputs, batch=options.batch, given=options.input_shapes,
                             guess=False).inputs
+    if loaded.format == "onnx":
+        float32, data = _onnx2tf(loaded, inputs, options)
+        return _written(float32, data, loaded, inputs, out_dir)
     with tempfile.TemporaryDirectory(prefix="webml-tflite-") as tmp:
         saved_model = saved_model_for(loaded, Path(tmp))
         if any(t.shape != s.shape for t, s in zip(inputs, loaded.spec.inputs, strict=True)):
@@ -78,14 +87,96 @@ def convert(loaded: LoadedModel, out_dir: Path, options: TargetOptions) -> WebMo
                                          "activations quantized at run time"))
         data = float32 if options.quantize is None else convert_saved_model(
             saved_model, options.quantize, calibration=options.calibration, inputs=inputs)
+    return _written(float32, data, loaded, inputs, out_dir)
+
+
+def _written(float32: bytes, data: bytes, loaded: LoadedModel, inputs: tuple[TensorSpec, ...],
+             out_dir: Path) -> WebModel:
+    """Write ``data`` as the entry; its signature as the interpreter reads it."""
     (out_dir / ENTRY).write_bytes(data)
     interpreter = tflite_interpreter(data)
     layouts = {t.name: t.layout for t in loaded.spec.inputs}
     feeds, fetches = tflite_tensors(interpreter)
-    return WebModel(RUNTIME, ENTRY,
-                    tuple(_spec(name, detail, layouts) for name, detail in feeds),
-                    tuple(_spec(name, detail, {}) for name, detail in fetches),
-                    float32_bytes=len(float32))
+    web = WebModel(RUNTIME, ENTRY,
+                   tuple(_spec(name, detail, layouts) for name, detail in feeds),
+                   tuple(_spec(name, detail, {}) for name, detail in fetches),
+                   float32_bytes=len(float32))
+    wanted = {t.name: t.shape for t in inputs}
+    for spec in web.inputs:
+        if spec.name in wanted and spec.shape != wanted[spec.name]:
+            # onnx2tf makes a scalar [1] and may leave a dimension dynamic (-1) (measured).
+            raise ConversionError(
+                f"the TFLite model's input {spec.name!r} has shape {list(spec.shape)}, the "
+                f"source's {list(wanted[spec.name])}", "use --to onnx")
+    if loaded.format == "onnx":
+        # onnx2tf keeps an ONNX model's int64 tensors; LiteRT.js's JavaScript API takes none.
+        odd = [f"{t.name} ({t.dtype})" for t in (*web.inputs, *web.outputs)
+               if t.dtype not in LITERT_DTYPES]
+        if odd:
+            raise ConversionError(f"onnx2tf's TFLite model has tensors LiteRT.js cannot take: "
+                                  f"{', '.join(odd)} (it takes {', '.join(LITERT_DTYPES)})",
+                                  "use --to onnx")
+    return web
+
+
+def _onnx2tf(loaded: LoadedModel, inputs: tuple[TensorSpec, ...],
+             options: TargetOptions) -> tuple[bytes, bytes]:
+    """An ONNX source through the onnx2tf command ``$WEBML_ONNX2TF``: float32 bytes, and the
+    bytes to ship (its own float16 file for ``--quantize float16``).
+
+    Inputs of rank 3 and more keep their shape (``-kat``; without it onnx2tf makes each
+    4-D input NHWC, an NHWC one too), dynamic dimensions fixed as resolved (``-ois``).
+    """
+    import os
+    import subprocess
+
+    import onnx
+
+    from converter._tf import quiet_environ
+
+    command = os.environ.get(ONNX2TF_ENV)
+    if not command:
+        raise UnsupportedModelError(ONNX_REFUSAL, ONNX_HINT)
+    if options.quantize == "int8":
+        raise UnsupportedModelError("--quantize int8 is not offered for an ONNX source through "
+                                    "onnx2tf", "use --quantize float16, or --to onnx "
+                                    "--quantize int8")
+    with tempfile.TemporaryDirectory(prefix="webml-onnx2tf-") as tmp:
+        work = Path(tmp)
+        onnx.save(loaded.handle, str(work / "model.onnx"))
+        np.save(work / ONNX2TF_SAMPLES,
+                np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
+        args = [command, "-i", str(work / "model.onnx"), "-o", str(work / "out"), "-n", "-osd"]
+        fixed = [f"{t.name}:{','.join(map(str, t.shape))}" for t in inputs if t.shape]
+        if fixed:
+            args += ["-ois", *fixed]
+        # -kat also keeps a dynamic dimension dynamic: only where onnx2tf would transpose.
+        kept = [t.name for t in inputs if len(t.shape) >= 3]
+        if kept:
+            args += ["-kat", *kept]
+        if options.progress is not None:
+            options.progress(f"running onnx2tf ({command})")
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, cwd=work,
+                                  env=quiet_environ(), check=False)
+        except OSError as exc:
+            raise UnsupportedModelError(f"cannot run {ONNX2TF_ENV}={command}: {exc}",
+                                        f"set {ONNX2TF_ENV} to onnx2tf's command") from exc
+        made = {p.name.rsplit("_", 1)[-1]: p for p in (work / "out").glob("*.tflite")}
+        if done.returncode != 0 or "float32.tflite" not in made:
+            # Without the colour codes it writes around ERROR.
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
+            lines = [line.strip() for line in plain.splitlines() if line.strip()]
+            error = next((line for line in reversed(lines) if "Error" in line),
+                         lines[-1] if lines else f"exit status {done.returncode}")
+            raise ConversionError(f"onnx2tf could not convert the model: {error[:300]}",
+                                  "use --to onnx")
+        float32 = made["float32.tflite"].read_bytes()
+        if options.quantize != "float16":
+            return float32, float32
+        if "float16.tflite" not in made:
+            raise ConversionError("onnx2tf wrote no float16 model", "leave out --quantize")
+        return float32, made["float16.tflite"].read_bytes()
 
 
 def convert_saved_model(saved_model: Path, mode: str | None = None, *,

@@ -2,6 +2,7 @@
 the native reference through TensorFlow's TFLite interpreter; inspect's LiteRT.js table."""
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -138,12 +139,15 @@ def test_cli_converts_and_inspect_prints_the_litert_table(
     assert converted.exit_code == 0 and "QUANTIZE" in converted.output
 
 
-def test_an_onnx_source_is_refused_in_one_line(tmp_path: Path, tiny_onnx: Path) -> None:
+def test_an_onnx_source_is_refused_in_one_line(tmp_path: Path, tiny_onnx: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEBML_ONNX2TF", raising=False)
     result = CliRunner().invoke(cli, ["convert", str(tiny_onnx), "--to", "tflite",
                                       "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     (line,) = [line for line in result.stderr.splitlines() if not line.startswith("[")]
-    assert line.startswith("error: webml does not convert an ONNX model to TFLite: onnx2tf ")
+    assert line.startswith("error: webml does not convert an ONNX model to TFLite by itself: "
+                           "onnx2tf") and "set WEBML_ONNX2TF" in line
     assert result.stdout == ""
     assert not (tmp_path / "out").exists()
 
@@ -158,3 +162,22 @@ def test_litert_table_answers_from_measurements_never_guesses() -> None:
     assert litert_support("wasm", "NOT_MEASURED") is Support.UNKNOWN
     with pytest.raises(ValueError, match="unknown LiteRT.js backend 'webgl'"):
         litert_support("webgl", "ADD")
+
+
+@pytest.mark.skipif(not os.environ.get("WEBML_ONNX2TF"),
+                    reason="needs onnx2tf in its own environment: set WEBML_ONNX2TF to its command "
+                           "(benchmarks/onnx2tf_models.py says how to make one)")
+def test_an_onnx_detector_converts_through_onnx2tf_and_passes_the_native_check(
+        tmp_path: Path) -> None:
+    from media_models import detector
+
+    source = detector(tmp_path / "detector.onnx")
+    result = convert_model(source, tmp_path / "out", ConvertOptions(target="tflite"))
+    manifest = result.manifest
+    assert manifest.runtime == "litert" and manifest.entry == "model.tflite"
+    # -kat: the NCHW input keeps the source's name, shape and layout.
+    assert [(t.name, t.shape, t.layout) for t in manifest.inputs] == [
+        ("image", (1, 3, 64, 64), "NCHW")]
+    assert [t.name for t in manifest.outputs] == ["detections"]
+    assert result.native_check is not None and result.native_check.max_abs < 1e-5
+    assert manifest.golden.source == "onnxruntime"  # the source's own answer
