@@ -478,14 +478,24 @@ def main() -> None:
 
 MARKDOWN_HEAD = """# Benchmarks
 
-Made by `python benchmarks/browser.py --markdown docs/benchmarks.md` on the
-project's machine (2 cores, no GPU; Chromium headless; WebGL is SwiftShader, a
-software rasterizer, so its numbers are not speed claims). Every number of a
-table comes from one run; compare ratios, not milliseconds across runs. The
-baselines are hand-written pages with each runtime's defaults
-(`benchmarks/baseline/`): a plain tf2onnx export loaded as
-`import 'onnxruntime-web'` gives it, and tensorflowjs_converter's default graph
-model on TensorFlow.js's wasm backend.
+Made by `python benchmarks/browser.py --json docs/benchmarks.json --markdown
+docs/benchmarks.md` on the project's machine (2 cores shared with other work,
+no GPU; Chromium 156 headless, cross-origin isolated unless a row says not;
+every site wasm-only). Every number of a table comes from one run: compare
+ratios within a table, not milliseconds across runs; the load average at the
+end says how busy the machine was. "x native" is against the faster native
+onnxruntime row of the same table (float32 ONNX model). Pages: `webml onnx`
+(onnxruntime-web 1.30), `webml tfjs` (TensorFlow.js 4.22, one thread for a
+tiny model, `min(4, cores)` otherwise), `webml litert` (LiteRT.js 2.5.3,
+`--to tflite`), and for MobileNetV2 the int8 forms (`--quantize int8
+--calibration`, generated pictures). The baselines are hand-written pages with
+each runtime's defaults (`benchmarks/baseline/`): a plain tf2onnx export loaded
+as `import 'onnxruntime-web'` gives it, and tensorflowjs_converter's default
+graph model on TensorFlow.js's wasm backend. The link rows serve the site
+through a shared 10 Mbit/s, 20 ms link in the server (Chromium's DevTools
+throttling on the page leaves the inference worker's fetches, the runtime
+among them, at full speed), a fresh profile each: time from navigation to the
+page's first answer (its golden check passed), then a reload from the caches.
 
 """
 
