@@ -2,7 +2,7 @@
 // load, hangs, or computes the golden input wrongly, and say why.
 
 import { unavailableReason } from './env.js';
-import { fetchVerified } from './manifest.js';
+import { fetchVerified, manifestUrlOf } from './manifest.js';
 import { compare, decodeArray, sizeOf, typedArrayFor } from './tensors.js';
 
 const DEFAULT_TIMEOUT_MS = 120000;
@@ -71,7 +71,8 @@ export function golden(manifest) {
 export async function loadGolden(manifest, baseUrl) {
   const file = manifest.golden.file;
   if (file && !goldens.has(manifest)) {
-    const bytes = (await fetchVerified([file], undefined, baseUrl)).get(file.path);
+    // Beside webml.json, as Python writes and reads it (converter/manifest.py).
+    const bytes = (await fetchVerified([file], undefined, manifestUrlOf(manifest) ?? baseUrl)).get(file.path);
     goldens.set(manifest, decodeGolden(manifest.golden, bytes));
   }
   return golden(manifest);

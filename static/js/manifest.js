@@ -16,6 +16,13 @@ const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
 export const inlineWasmUrls = () => INLINE && Object.fromEntries(
   Object.entries(INLINE.wasm).map(([name, b64]) => [name, `data:application/wasm;base64,${b64}`]));
 
+// Where each manifest was read from: its golden file sits beside it, which on a
+// site of several models (models/NAME/VERSION/webml.json) is not the site root.
+const manifestUrls = new WeakMap();
+
+/** The URL a manifest was read from (undefined in a single file). */
+export const manifestUrlOf = (manifest) => manifestUrls.get(manifest);
+
 /** Fetch and validate webml.json. */
 export async function loadManifest(url = 'webml.json') {
   let manifest = INLINE?.manifest;
@@ -23,6 +30,7 @@ export async function loadManifest(url = 'webml.json') {
     const response = await fetch(url, { cache: 'no-cache' });
     if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
     manifest = await response.json();
+    manifestUrls.set(manifest, response.url);
   }
   if (manifest.schemaVersion !== SCHEMA_VERSION) {
     throw new Error(`this page reads manifest version ${SCHEMA_VERSION}, the site has ${manifest.schemaVersion}: build the site again`);

@@ -118,3 +118,18 @@ def test_a_single_file_page_carries_the_golden_file(heatmap: tuple[Path, Golden]
         browser.close()
     heat = np.asarray(run["outputs"]["heat"]["data"], np.float32).reshape(1, 2, 48, 48)
     np.testing.assert_allclose(heat, heatmap[1].outputs["heat"], atol=1e-4, rtol=1e-3)
+
+
+def test_a_site_of_several_models_reads_each_golden_beside_its_manifest(
+        heatmap: tuple[Path, Golden], chromium: Path, tmp_path: Path) -> None:
+    """models/NAME/VERSION/webml.json names its golden file beside it, not at the root."""
+    from webapp import catalogue
+
+    source = heatmap[0].parent / "heatmap.onnx"
+    site = catalogue.build_catalogue_site(
+        [source], tmp_path / "site",
+        BuildOptions(convert=ConvertOptions(image=False), backends=("wasm",))).out_dir
+    folder = catalogue.manifest_folder(site, "heatmap@1")
+    assert list(folder.glob("golden-*.bin")) and not list(site.glob("golden-*.bin"))
+    report = verify_site(site, VerifyOptions(("wasm",), chromium, 90, 1, watch_s=0))
+    assert report.ok, format_report(report)
