@@ -53,6 +53,7 @@ ONNX_REFUSAL = ("webml does not convert an ONNX model to TFLite by itself: onnx2
 ONNX_HINT = (f"use --to onnx, or install onnx2tf 1.29 in its own environment and set "
              f"{ONNX2TF_ENV} to its onnx2tf command: the native check against the source "
              "decides each model (docs/choosing.md)")
+LITERT_VERSION = "2.5.3"  # the @litertjs/core the page pins (webapp/runtimes.py)
 # The tensor types LiteRT.js's JavaScript API takes (static/js/runtimes/litert.js).
 LITERT_DTYPES = ("float32", "int32", "uint8")
 # onnx2tf reads sample images for a model whose inputs are all 4-D with 3 channels from its
@@ -103,8 +104,14 @@ def _written(float32: bytes, data: bytes, loaded: LoadedModel, inputs: tuple[Ten
                    float32_bytes=len(float32))
     wanted = {t.name: t.shape for t in inputs}
     for spec in web.inputs:
+        if spec.name in wanted and -1 in spec.shape:
+            # onnx2tf can leave a dimension dynamic although the ONNX input fixed it.
+            raise ConversionError(
+                f"the TFLite model's input {spec.name!r} keeps a dynamic dimension "
+                f"({list(spec.shape)}): LiteRT.js {LITERT_VERSION} runs fixed shapes only "
+                f"(measured: a [-1, 8, 8, 1] model fed [1, 8, 8, 1] was refused)", "use --to onnx")
         if spec.name in wanted and spec.shape != wanted[spec.name]:
-            # onnx2tf makes a scalar [1] and may leave a dimension dynamic (-1) (measured).
+            # onnx2tf makes a scalar [1] (measured): the source's feeds no longer fit.
             raise ConversionError(
                 f"the TFLite model's input {spec.name!r} has shape {list(spec.shape)}, the "
                 f"source's {list(wanted[spec.name])}", "use --to onnx")
@@ -124,8 +131,8 @@ def _onnx2tf(loaded: LoadedModel, inputs: tuple[TensorSpec, ...],
     """An ONNX source through the onnx2tf command ``$WEBML_ONNX2TF``: float32 bytes, and the
     bytes to ship (its own float16 file for ``--quantize float16``).
 
-    Inputs of rank 3 and more keep their shape (``-kat``; without it onnx2tf makes each
-    4-D input NHWC, an NHWC one too), dynamic dimensions fixed as resolved (``-ois``).
+    The graph's inputs get the resolved sizes first; inputs of rank 3 and more keep their
+    shape (``-kat``; without it onnx2tf makes each 4-D input NHWC, an NHWC one too).
     """
     import os
     import subprocess
@@ -143,14 +150,18 @@ def _onnx2tf(loaded: LoadedModel, inputs: tuple[TensorSpec, ...],
                                     "--quantize int8")
     with tempfile.TemporaryDirectory(prefix="webml-onnx2tf-") as tmp:
         work = Path(tmp)
-        onnx.save(loaded.handle, str(work / "model.onnx"))
+        # Sizes written into the ONNX graph's inputs: onnx2tf's -b fixes only a batch in
+        # the signature and -ois none (measured), and LiteRT.js runs fixed shapes only.
+        from converter import tune
+
+        model = onnx.ModelProto()
+        model.CopyFrom(loaded.handle)
+        model = tune.static_shapes(model, {t.name: tuple(map(int, t.shape)) for t in inputs})
+        onnx.save(model, str(work / "model.onnx"))
         np.save(work / ONNX2TF_SAMPLES,
                 np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
         args = [command, "-i", str(work / "model.onnx"), "-o", str(work / "out"), "-n", "-osd"]
-        fixed = [f"{t.name}:{','.join(map(str, t.shape))}" for t in inputs if t.shape]
-        if fixed:
-            args += ["-ois", *fixed]
-        # -kat also keeps a dynamic dimension dynamic: only where onnx2tf would transpose.
+        # The inputs onnx2tf would transpose keep their shape.
         kept = [t.name for t in inputs if len(t.shape) >= 3]
         if kept:
             args += ["-kat", *kept]
