@@ -96,11 +96,6 @@ _TFJS_THREADS = (
     ('i.mainScriptUrlOrBlob=new Blob(["var WasmBackendModuleThreadedSimd = "+yr.toString()],'
      '{type:"text/javascript"})',
      'i.mainScriptUrlOrBlob=(null!=Sr?Sr:"")+"tfjs-backend-wasm-threaded-simd.js"'),
-    # Its C++ caps the thread pool at half the cores it is told (one on two): told
-    # twice, it takes the count the page sets (static/js/runtimes/tfjs.js).
-    ('emscripten_num_logical_cores:function(){return M?u.cpus().length:'
-     'navigator.hardwareConcurrency}',
-     'emscripten_num_logical_cores:function(){return 2*navigator.hardwareConcurrency}'),
 )
 _TFJS_WORKER = (("module.exports.wasmWorkerContents = `", ""), ("throw ex}};`;", "throw ex}};"))
 

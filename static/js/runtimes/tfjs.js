@@ -37,12 +37,15 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
     // each pthread from the pinned files, not blob: scripts (webapp/runtimes.py),
     // checked here and then loaded by the same URLs from the HTTP cache.
     const pthreads = paths.filter((p) => /threaded-simd\.(worker\.)?js$/.test(p));
-    const threaded = globalThis.crossOriginIsolated === true && !isSingleFile && pthreads.length === 2 && !tiny(manifest, model);
+    // Half the cores, at most 4: on two cores a second thread made MobileNetV2 3x
+    // slower here (docs/choosing.md), so one thread there, and the plain build.
+    const count = Math.min(4, Math.floor((navigator.hardwareConcurrency || 1) / 2));
+    const threaded = globalThis.crossOriginIsolated === true && !isSingleFile && pthreads.length === 2
+      && count > 1 && !tiny(manifest, model);
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
     if (threaded) {
       await fetchFiles(pthreads.map((p) => byPath.get(p)));
-      // TensorFlow.js takes half the cores by default (one on two); as many as onnxruntime-web.
-      threads = Math.min(4, navigator.hardwareConcurrency || 1);
+      threads = count;
       tf.wasm.setThreadsCount(threads);
     }
   }
