@@ -1,7 +1,7 @@
 """Does onnx2tf turn real kinds of ONNX model into a faithful .tflite? Measured natively.
 
     python benchmarks/onnx2tf_models.py --onnx2tf PATH/TO/onnx2tf [--only NAME,...]
-                                        [--json results.json]
+                                        [--keep-inputs | --webml] [--json results.json]
 
 For each model (the tiny detection, audio and text builders of the tests, an
 OCR-like CRNN and MobileNetV2 with random weights, both Keras exported with
@@ -180,8 +180,13 @@ def _cases() -> list[Case]:
     ]
 
 
-def measure(case: Case, onnx2tf: str, workdir: Path, samples: int = 4) -> Result:
-    """Convert ``case`` with onnx2tf and compare the .tflite with onnxruntime on the source."""
+def measure(case: Case, onnx2tf: str, workdir: Path, samples: int = 4, *,
+            keep_inputs: bool = False) -> Result:
+    """Convert ``case`` with onnx2tf and compare the .tflite with onnxruntime on the source.
+
+    ``keep_inputs``: pass every input to ``-kat`` (keep_shape_absolutely_input_names),
+    so that onnx2tf leaves the inputs' shapes as the source has them.
+    """
     from converter.native import onnxruntime_model, tflite_model
 
     source = case.build(workdir / f"{case.name}.onnx")
@@ -197,6 +202,8 @@ def measure(case: Case, onnx2tf: str, workdir: Path, samples: int = 4) -> Result
     fixed = [f"{n}:{','.join(map(str, s))}" for n, s in shapes.items() if s]
     if fixed:
         command += ["-ois", *fixed]
+    if keep_inputs:
+        command += ["-kat", *names]
     # For a model whose inputs are all 4-D with 3 channels onnx2tf loads 20 sample images
     # from the working folder, else downloads them: random ones, here (this machine is
     # offline, and they only feed its own dummy inference).
@@ -284,6 +291,33 @@ def measure(case: Case, onnx2tf: str, workdir: Path, samples: int = 4) -> Result
     return _done(result, worst, faithful)
 
 
+def through_webml(case: Case, onnx2tf: str, workdir: Path) -> Result:
+    """``webml convert --to tflite`` on ``case`` with ``WEBML_ONNX2TF`` set: its native check,
+    or the line it refuses the model with."""
+    import os
+
+    import onnx
+
+    from converter import ConvertOptions, convert_model
+    from converter.errors import WebmlError
+
+    os.environ["WEBML_ONNX2TF"] = onnx2tf
+    source = case.build(workdir / f"{case.name}.onnx")
+    names = [i.name for i in onnx.load(str(source)).graph.input]
+    shapes = (dict(zip(names, case.shapes.values(), strict=True))
+              if len(names) == len(case.shapes) == 1 else case.shapes)
+    start = time.perf_counter()
+    try:
+        done = convert_model(source, workdir / f"{case.name}-webml", ConvertOptions(
+            target="tflite", input_shapes={n: s for n, s in shapes.items() if s and n in names}))
+    except WebmlError as exc:
+        return Result(case.name, case.kind, False, notes=[f"refused: {exc.message}"[:200]],
+                      seconds=time.perf_counter() - start)
+    check = done.native_check
+    return Result(case.name, case.kind, True, True, check.max_abs if check else None,
+                  bool(check and check.ok), seconds=time.perf_counter() - start)
+
+
 def _note(result: Result, note: str) -> None:
     if note not in result.notes:
         result.notes.append(note)
@@ -326,6 +360,10 @@ def main() -> None:
     parser.add_argument("--onnx2tf", required=True, help="the onnx2tf command (a path)")
     parser.add_argument("--only", default="", help="comma-separated model names")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--keep-inputs", action="store_true",
+                        help="ask onnx2tf to keep every input's shape (-kat)")
+    parser.add_argument("--webml", action="store_true",
+                        help="run webml convert --to tflite instead (WEBML_ONNX2TF=--onnx2tf)")
     args = parser.parse_args()
     chosen = set(filter(None, args.only.split(",")))
     version = subprocess.run([str(Path(args.onnx2tf).with_name("python")), "-c",
@@ -338,7 +376,9 @@ def main() -> None:
                 continue
             print(f"converting {case.name} ...", file=sys.stderr, flush=True)
             try:
-                results.append(measure(case, args.onnx2tf, Path(tmp)))
+                results.append(through_webml(case, args.onnx2tf, Path(tmp)) if args.webml else
+                               measure(case, args.onnx2tf, Path(tmp),
+                                       keep_inputs=args.keep_inputs))
             except subprocess.TimeoutExpired:
                 results.append(Result(case.name, case.kind, False, notes=["timed out"]))
             except Exception as exc:  # a builder or runtime failing is a row, not the end
@@ -352,11 +392,12 @@ def main() -> None:
                      "yes" if r.signature_kept else "no",
                      "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}",
                      "yes" if r.faithful else "no", f"{r.seconds:.0f}", "; ".join(r.notes)))
-    print(f"onnx2tf {version}, float32, vs onnxruntime on the source (tolerance {ATOL:g} + "
-          f"{RTOL:g} x |expected|)")
+    print(f"onnx2tf {version}, float32{', -kat every input' if args.keep_inputs else ''}, vs "
+          f"onnxruntime on the source (tolerance {ATOL:g} + {RTOL:g} x |expected|)")
     print("\n".join(text_table(rows, rule=True)))
     if args.json:
-        args.json.write_text(json.dumps({"onnx2tf": version, "atol": ATOL, "rtol": RTOL,
+        args.json.write_text(json.dumps({"onnx2tf": version, "keepInputs": args.keep_inputs,
+                                         "atol": ATOL, "rtol": RTOL,
                                          "results": [asdict(r) for r in results]}, indent=2)
                              + "\n", encoding="utf-8")
 
