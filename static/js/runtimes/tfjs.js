@@ -40,8 +40,9 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
     // Half the cores, at most 4: on two cores a second thread made MobileNetV2 3x
     // slower here (docs/choosing.md), so one thread there, and the plain build.
     const count = Math.min(4, Math.floor((navigator.hardwareConcurrency || 1) / 2));
-    const threaded = globalThis.crossOriginIsolated === true && !isSingleFile && pthreads.length === 2
-      && count > 1 && !tiny(manifest, model);
+    // WebKitGTK says crossOriginIsolated yet has no SharedArrayBuffer (docs/engines.md).
+    const threaded = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function'
+      && !isSingleFile && pthreads.length === 2 && count > 1 && !tiny(manifest, model);
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
     if (threaded) {
       await fetchFiles(pthreads.map((p) => byPath.get(p)));
