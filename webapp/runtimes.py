@@ -219,9 +219,14 @@ RUNTIMES: dict[str, Runtime] = {
 
 # onnxruntime-web's build with its wasm glue inside, for --single-file
 # (webapp/single_file.py): from disk there is no second module to import.
+# Its one rewrite: for a module under file:// it rebuilds its own URL against
+# location.origin, which Firefox gives a file:// page as "null", an invalid base
+# that throws ("URL constructor: null is not a valid URL"); Chromium's "file://"
+# gives back import.meta.url itself, which the rewrite now always takes.
 ORT_SINGLE_FILE = VendorFile(
     _ORT, "dist/ort.wasm.bundle.min.mjs",
-    "11e64bd8ffe11bd1a2a2f0d6275fdfbbba7262f0b76b99b53d228a8a22ef3d90")
+    "11e64bd8ffe11bd1a2a2f0d6275fdfbbba7262f0b76b99b53d228a8a22ef3d90",
+    rewrite=(('an=import.meta.url>"file:"&&import.meta.url<"file;"', "an=!1"),))
 
 # The backends a site ships when the user names none, in the order the page's
 # `auto` tries them: GPU first. The page skips a GPU backend in `auto` when the

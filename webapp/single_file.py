@@ -50,7 +50,7 @@ def write_single_file(manifest: Manifest, model_dir: Path, out: Path) -> Path:
     scripts = []
     if manifest.runtime == "onnx":
         entry = f"{runtime.folder}/ort.wasm.min.mjs"
-        code = _pinned_path(ORT_SINGLE_FILE).read_text(encoding="utf-8")
+        code = runtimes.runtime_bytes(ORT_SINGLE_FILE).decode("utf-8")
         scripts.append(("module", _expose_exports(code, entry)))
         wasm = next(f for f in runtime.files if f.name == "ort-wasm-simd-threaded.wasm")
         data["files"][f"{runtime.folder}/{wasm.name}"] = _b64(_pinned_path(wasm))

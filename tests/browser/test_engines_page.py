@@ -76,17 +76,10 @@ def test_a_leaking_page_fails(sites: dict[str, Path], engine: str, tmp_path: Pat
 
 @pytest.mark.parametrize("runtime", ["tfjs", "onnx"])
 def test_single_file_page_answers_from_disk(converted: dict[str, Path], engine: str,
-                                            runtime: str, tmp_path: Path,
-                                            request: pytest.FixtureRequest) -> None:
+                                            runtime: str, tmp_path: Path) -> None:
     if runtime == "onnx" and engine == "webkit":
         pytest.skip("the CI budget: WebKit took 127 s to load the 19 MB onnx page from disk "
                     "(it passed); the onnx page from file:// runs in test_single_file.py")
-    if runtime == "onnx" and engine == "firefox":
-        # Measured on main: the page stops with "no backend could run this model (wasm:
-        # can't access property "logLevel", ort.env is undefined)" after a page error
-        # "URL constructor: null is not a valid URL" (a file:// page's origin is "null").
-        request.applymarker(pytest.mark.xfail(strict=True, reason="the onnx page fails from "
-                                              "file:// in Firefox (docs/engines.md)"))
     page_file = tmp_path / "page.html"
     build_site(converted[runtime], page_file, BuildOptions(single_file=True))
     golden = read_manifest(converted[runtime]).golden
