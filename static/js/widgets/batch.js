@@ -52,7 +52,7 @@ export function mount(container, model, { want = null } = {}) {
     folder.type = 'file';
     folder.id = 'batch-folder';
     folder.webkitdirectory = true;
-    folder.addEventListener('change', () => folder.files.length && start([...folder.files]));
+    folder.addEventListener('change', () => take(folder));
     const folderLabel = element('label', '', 'or a folder ');
     folderLabel.append(folder);
     controls.append(folderLabel);
@@ -241,7 +241,9 @@ export function mount(container, model, { want = null } = {}) {
     offerDownloads();
   }
 
-  file.addEventListener('change', () => file.files.length && start([...file.files]));
+  // Emptied once taken: the same file chosen again (edited since) runs again.
+  const take = (input) => { const files = [...input.files]; input.value = ''; if (files.length) start(files); };
+  file.addEventListener('change', () => take(file));
   cancel.addEventListener('click', () => controller?.abort());
   // Every file dropped (dom.js's takeDroppedFiles takes one).
   container.addEventListener('dragover', (e) => { e.preventDefault(); container.classList.add('dragging'); });
