@@ -56,6 +56,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Per backend: the load, and then its first run (default 120000). */
   timeoutMs?: number;
+  /** WebAssembly threads, instead of the runtime's own choice from the cores (needs cross-origin isolation). */
+  threads?: number;
   /** Let 'auto' choose a software WebGPU or WebGL (SwiftShader) too. */
   allowSoftware?: boolean;
   /** The manifest (default: the site folder's webml.json). */

@@ -110,7 +110,7 @@ function topOf(manifest, outputs, topK) {
  * Load the model of the webml site at `src` (its folder; default: the folder this module is in).
  * @param {string|URL} [src]
  * @param {{backend?: string, onProgress?: (loaded: number, total: number) => void, signal?: AbortSignal,
- *          timeoutMs?: number, allowSoftware?: boolean, manifestUrl?: string|URL}} [options]
+ *          timeoutMs?: number, threads?: number, allowSoftware?: boolean, manifestUrl?: string|URL}} [options]
  */
 export async function load(src = new URL('./', import.meta.url), options = {}) {
   // A folder named without its trailing slash ('model') means the folder, not a file in its parent.

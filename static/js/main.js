@@ -244,6 +244,7 @@ async function boot() {
     manifestUrl: chosen ? new URL(chosen.manifestUrl, document.baseURI) : undefined,
     backend: params.get('backend') || 'auto',
     timeoutMs: Number(params.get('timeout')) || undefined,
+    threads: Number(params.get('threads')) || undefined,
     allowSoftware: params.get('software') === '1',
     onManifest: (manifest) => showManifest(manifest),
     onProgress: (done, total) => {

@@ -22,6 +22,7 @@
  * @property {(backend: string) => void} [onTry] as each candidate backend starts
  * @property {AbortSignal} [signal] the load stops (and its worker) when it fires; after the load, it disposes of the model
  * @property {number} [timeoutMs] per load and per first run of each backend (default 120 s)
+ * @property {number} [threads] wasm threads, instead of the runtime's own choice (needs cross-origin isolation)
  * @property {boolean} [allowSoftware] `auto` may pick a software WebGPU/WebGL too
  */
 
@@ -55,7 +56,7 @@ import { workerAdapter } from './runtimes/remote.js';
  * @returns {Promise<Model>}
  */
 export async function loadModel(baseUrl, options = {}) {
-  const { backend = 'auto', onManifest = () => {}, onProgress = () => {}, onTry = () => {}, signal, timeoutMs, allowSoftware = false } = options;
+  const { backend = 'auto', onManifest = () => {}, onProgress = () => {}, onTry = () => {}, signal, timeoutMs, allowSoftware = false, threads } = options;
   const base = new URL(baseUrl, globalThis.document?.baseURI ?? location.href).href;
   const manifest = await loadManifest(options.manifestUrl ? String(options.manifestUrl) : new URL('webml.json', base).href);
   signal?.throwIfAborted();
@@ -100,7 +101,7 @@ export async function loadModel(baseUrl, options = {}) {
     backends: candidates(manifest, backend),
     auto: backend === 'auto',
     allowSoftware,
-    context: { modelFor, baseUrl: base, fetchFiles: (files) => fetchVerified(files, progress, base) },
+    context: { modelFor, baseUrl: base, threads, fetchFiles: (files) => fetchVerified(files, progress, base) },
     onTry: (name) => { expect(name); onTry(name); },
   });
   const { session } = result;

@@ -2,7 +2,7 @@
 // freezes while a model loads or runs. One worker per backend attempt: a
 // backend that hangs is ended with its worker.
 //
-// Messages in:  {id, type: 'load', manifest, backend, model, baseUrl}
+// Messages in:  {id, type: 'load', manifest, backend, model, baseUrl, threads}
 //               {id, type: 'run', feeds}
 //               {id, type: 'text', text}  (a text site: tokenized here, see tasks/pipeline.js)
 // Messages out: {id, ok, ...result | message}, and {type: 'progress', loaded, total}
@@ -18,11 +18,11 @@ let textPipeline = null;
 const numbers = (feeds) => Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: Array.from(t.data, Number) }]));
 
 const handlers = {
-  async load({ manifest, backend, model, baseUrl }) {
+  async load({ manifest, backend, model, baseUrl, threads }) {
     const progress = (loaded, total) => postMessage({ type: 'progress', loaded, total });
     const fetchFiles = (files) => fetchVerified(files, progress, baseUrl);
     const adapter = await adapterFor(manifest.runtime);
-    session = await adapter.load({ manifest, backend, model, baseUrl, fetchFiles });
+    session = await adapter.load({ manifest, backend, model, baseUrl, fetchFiles, threads });
     if (manifest.pipeline) {
       const { loadText } = await import('./tasks/pipeline.js');
       textPipeline = await loadText({ manifest, model, baseUrl, fetchFiles });

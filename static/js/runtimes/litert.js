@@ -55,9 +55,11 @@ export function runtimeFiles(manifest, backend) {
   return Object.values(pick(manifest, backend).files);
 }
 
-export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
+export async function load({ manifest, backend, model, fetchFiles, baseUrl, threads: wanted }) {
   if (!BACKENDS.includes(backend)) throw new Error(`LiteRT.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
-  const { build, threads, files } = pick(manifest, backend);
+  const { build, threads: chosen, files } = pick(manifest, backend);
+  // A count the page was given (?threads=) wins, on the threaded build only.
+  const threads = build === 'threaded' && wanted ? wanted : chosen;
   const { glue, wasm: wasmFile } = files;
   // The wasm bytes, fetched with progress and checked, while the scripts are checked and imported.
   const [wasm, [, , litert]] = await Promise.all([

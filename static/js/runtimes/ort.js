@@ -6,7 +6,7 @@ import { folderOf } from './index.js';
 // Page backend -> onnxruntime-web execution provider.
 const PROVIDERS = { wasm: 'wasm', webgl: 'webgl', webgpu: 'webgpu' };
 
-export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
+export async function load({ manifest, backend, model, fetchFiles, baseUrl, threads }) {
   const provider = PROVIDERS[backend];
   if (!provider) throw new Error(`onnxruntime-web has no backend ${backend}: should be one of ${Object.keys(PROVIDERS).join(', ')}`);
   const files = manifest.vendor.load[backend];
@@ -20,7 +20,8 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
   const wasm = ort.env.wasm;
   if (!isSingleFile) wasm.wasmPaths = folderOf(entry, baseUrl);  // the bundle build carries its glue
   // onnxruntime-web defaults to half the cores; threads need cross-origin isolation.
-  wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  // A count the page was given (?threads=) wins over the cores.
+  wasm.numThreads = globalThis.crossOriginIsolated ? threads || Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   // Hand the runtime its wasm bytes, fetched with progress and checked against the manifest.
   const wasmPath = files.find((p) => p.endsWith('.wasm'));
   if (wasmPath) {

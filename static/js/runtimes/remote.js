@@ -3,7 +3,7 @@
 
 export function workerAdapter(onProgress = () => {}) {
   return {
-    async load({ manifest, backend, model, baseUrl, signal }) {
+    async load({ manifest, backend, model, baseUrl, threads: wanted, signal }) {
       const worker = new Worker(new URL('../worker.js', import.meta.url), { type: 'module' });
       const pending = new Map();
       let next = 0;
@@ -43,7 +43,7 @@ export function workerAdapter(onProgress = () => {}) {
       const dispose = async () => { worker.terminate(); failAll('the worker was stopped'); };
       signal?.addEventListener('abort', dispose);
       try {
-        const { threads } = await call({ type: 'load', manifest, backend, model, baseUrl });
+        const { threads } = await call({ type: 'load', manifest, backend, model, baseUrl, threads: wanted });
         const runText = (text) => call({ type: 'text', text });  // a text site: tokenized in the worker
         return { backend, threads, run, runText, dispose };
       } catch (error) {

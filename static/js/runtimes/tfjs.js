@@ -23,7 +23,7 @@ function tiny(manifest, model) {
   return bytes * values < TINY_WORK;
 }
 
-export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
+export async function load({ manifest, backend, model, fetchFiles, baseUrl, threads: wanted }) {
   if (!BACKENDS.includes(backend)) throw new Error(`TensorFlow.js has no backend ${backend}: should be one of ${BACKENDS.join(', ')}`);
   const paths = manifest.vendor.load[backend];
   const byPath = new Map(manifest.vendor.files.map((f) => [f.path, f]));
@@ -39,10 +39,11 @@ export async function load({ manifest, backend, model, fetchFiles, baseUrl }) {
     const pthreads = paths.filter((p) => /threaded-simd\.(worker\.)?js$/.test(p));
     // Half the cores, at most 4: on two cores a second thread made MobileNetV2 3x
     // slower here (docs/choosing.md), so one thread there, and the plain build.
-    const count = Math.min(4, Math.floor((navigator.hardwareConcurrency || 1) / 2));
+    // A count the page was given (?threads=) is taken as it is, tiny model or not.
+    const count = wanted || Math.min(4, Math.floor((navigator.hardwareConcurrency || 1) / 2));
     // WebKitGTK says crossOriginIsolated yet has no SharedArrayBuffer (docs/engines.md).
     const threaded = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function'
-      && !isSingleFile && pthreads.length === 2 && count > 1 && !tiny(manifest, model);
+      && !isSingleFile && pthreads.length === 2 && count > 1 && (wanted || !tiny(manifest, model));
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
     if (threaded) {
       await fetchFiles(pthreads.map((p) => byPath.get(p)));
