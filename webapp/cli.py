@@ -548,7 +548,10 @@ def serve(site: Path, host: str, port: int) -> None:
                    "given to the page's file input and found in Python too: each box must "
                    "have one of its class with IoU >= 0.99, scores within the tolerance. An "
                    "audio site: a .wav, decoded, resampled and run frame by frame in the page "
-                   "and in Python: samples, per-frame outputs and segments compared.")
+                   "and in Python: samples, per-frame outputs and segments compared. "
+                   "A tabular site: a .csv (a header naming the features) or a .jsonl of "
+                   "objects, one row each: every row through the page's batch panel and "
+                   "natively, each compared.")
 @click.option("--browser", default=None, metavar="ENGINE|PATH",
               help="Engine to run in: chromium (default), firefox or webkit (docs/engines.md); "
                    "or the path of a Chromium or Chrome binary.")
@@ -586,6 +589,7 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
     from converter.tasks.pipeline import read_texts
     from webapp.catalogue import shipped_backends
     from webapp.verify import VerifyOptions, format_report, verify_site
+    from webapp.verify_batch import is_rows_file
     from webapp.verify_media import is_media
     from webapp.verify_remote import format_remote, is_url, verify_url
 
@@ -596,6 +600,7 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
     folder = expect if expect is not None else Path(site)
     check = verify_site if url is None else functools.partial(verify_url, url,
                                                               host_headers=host_headers)
+    rows = input_file if input_file is not None and is_rows_file(input_file) else None
     chosen = _names(backends)
     required = _names(require)
     if chosen == ("all",):
@@ -608,10 +613,10 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
                                               _arrays(sample_inputs, "sample-inputs")
                                               if sample_inputs else None),
                                           texts=read_texts(input_file) if input_file
-                                          and not is_media(input_file) else None,
+                                          and not is_media(input_file) and rows is None else None,
                                           media=[input_file] if input_file
                                           and is_media(input_file) else None,
-                                          model=model, page=page),
+                                          rows=rows, model=model, page=page),
                       progress=_progress())
     report = outcome.report if url is not None else outcome
     click.echo(format_remote(outcome) if url is not None else format_report(report))
