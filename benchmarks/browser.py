@@ -484,9 +484,9 @@ no GPU; Chromium 156 headless, cross-origin isolated unless a row says not;
 every site wasm-only). Every number of a table comes from one run: compare
 ratios within a table, not milliseconds across runs; the load average at the
 end says how busy the machine was. "x native" is against the faster native
-onnxruntime row of the same table (float32 ONNX model). Pages: `webml onnx`
-(onnxruntime-web 1.30), `webml tfjs` (TensorFlow.js 4.22, one thread for a
-tiny model, half the cores, at most 4, otherwise), `webml litert` (LiteRT.js 2.5.3,
+onnxruntime row of the same table (float32 ONNX model). Pages: "webml onnx"
+(onnxruntime-web 1.30), "webml tfjs" (TensorFlow.js 4.22, one thread for a
+tiny model, half the cores, at most 4, otherwise), "webml litert" (LiteRT.js 2.5.3,
 `--to tflite`), and for MobileNetV2 the int8 forms (`--quantize int8
 --calibration`, generated pictures). The baselines are hand-written pages with
 each runtime's defaults (`benchmarks/baseline/`): a plain tf2onnx export loaded
