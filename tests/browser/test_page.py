@@ -1,7 +1,6 @@
 """The page as a visitor uses it: status, backend choice, inputs, outputs."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,22 +8,11 @@ import pytest
 from support import draw_stroke
 
 from converter.files import sha256_file
-from webapp.browser import launch
 from webapp.serve import running_server
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "output"
 # How long the page waits for a backend that hangs before trying the next one.
 HANG_TIMEOUT_S = 20
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = launch(playwright, chromium)
-        yield instance
-        instance.close()
 
 
 def open_site(browser: Any, url: str, width: int = 1280, timeout_ms: float = 60000) -> Any:

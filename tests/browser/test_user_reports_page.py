@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from webapp.browser import error_line, launch, page_url, wait_until_ready
+from webapp.browser import error_line, page_url, wait_until_ready
 from webapp.serve import running_server
 
 TIMEOUT_S = 120
@@ -29,16 +29,6 @@ new MutationObserver(() => {
   if (text && window.__statuses.at(-1) !== text) window.__statuses.push(text);
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = launch(playwright, chromium)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
