@@ -6,6 +6,7 @@ detection, built, given a generated picture through its file input, and checked 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,8 @@ def test_verify_input_picture_is_refused_for_a_site_without_a_detector(
     site = tmp_path / "plain"
     site.mkdir()
     (site / "webml.json").write_text(json.dumps(manifest), encoding="utf-8")
+    for golden in detection_site.glob("golden-*.bin"):  # the golden's arrays, read with it
+        shutil.copy(golden, site / golden.name)
     photo, _ = media_models.squares_picture(tmp_path / "photo.png")
     done = _webml("verify", site, "--input", photo)
     assert done.returncode == 2
