@@ -95,8 +95,9 @@ def build_site(source: Path | str, out_dir: Path | str, options: BuildOptions = 
         site_manifest = _build(model_dir, stage.output, options, progress)
         files = [p for p in stage.output.rglob("*") if p.is_file()]
         count, size = len(files), sum(p.stat().st_size for p in files)
+    count += 1  # the output marker, as the CLI's last line counts it
     (progress or (lambda _message: None))(f"built {out} ({count} files, {size / 1e6:.1f} MB)")
-    return SiteBuild(out.resolve(), site_manifest, count + 1, size)  # + the output marker
+    return SiteBuild(out.resolve(), site_manifest, count, size)
 
 
 def _refuse_convert_all_folder(source: Path) -> None:
