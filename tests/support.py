@@ -23,3 +23,21 @@ def draw_stroke(page: Any, start: tuple[float, float], end: tuple[float, float])
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
     page.mouse.up()
+
+
+def run_cli(*args: str | Path) -> tuple[int, str]:
+    """Run `webml ARGS` in this process: its exit code and output."""
+    from click.testing import CliRunner
+
+    from webapp.cli import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def assert_one_line_error(code: int, output: str, match: str) -> None:
+    """Exit 2 and one `error: ...` line (besides progress lines) holding ``match``."""
+    errors = [line for line in output.splitlines() if not line.startswith("[")]
+    assert code == 2, output
+    assert len(errors) == 1 and errors[0].startswith("error: "), output
+    assert match in errors[0], output

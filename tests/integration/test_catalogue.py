@@ -5,27 +5,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from onnx_models import dense_classifier, save_onnx
+from support import assert_one_line_error, run_cli
 
 from converter.files import sha256_file
 from converter.manifest import read_manifest
 from converter.outdir import MARKER
 from webapp import catalogue, record
 from webapp.build import BuildOptions, build_site
-from webapp.cli import cli
-
-
-def _run(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result.exit_code, result.output
-
-
-def _one_line_error(code: int, output: str, match: str) -> None:
-    errors = [line for line in output.splitlines() if not line.startswith("[")]
-    assert code == 2, output
-    assert len(errors) == 1 and errors[0].startswith("error: "), output
-    assert match in errors[0], output
 
 
 def _hashes(site: Path) -> dict[str, str]:
@@ -62,8 +49,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def site(sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("catalogue-site") / "site"
-    code, output = _run("build", sources["digits-v1"], sources["digits-v2"], sources["shapes"],
-                        "-o", out, "--backends", "wasm")
+    code, output = run_cli("build", sources["digits-v1"], sources["digits-v2"], sources["shapes"],
+                           "-o", out, "--backends", "wasm")
     assert code == 0, output
     return out
 
@@ -99,8 +86,8 @@ def test_add_and_promote_change_no_other_file(site: Path, sources: dict[str, Pat
     shutil.copytree(site, copy)
     before = _hashes(copy)
     # A model file, converted on the way in; its stem would make it digits@3 as well.
-    code, output = _run("add", copy, sources["digits-v3.onnx"], "--name", "digits",
-                        "--version", "3", "--backends", "wasm")
+    code, output = run_cli("add", copy, sources["digits-v3.onnx"], "--name", "digits",
+                           "--version", "3", "--backends", "wasm")
     assert code == 0, output
     added = _hashes(copy)
     changed = {k for k in before if added[k] != before[k]}
@@ -113,7 +100,7 @@ def test_add_and_promote_change_no_other_file(site: Path, sources: dict[str, Pat
     _record_is_true(copy)
 
     catalogue_before = json.loads((copy / "models.json").read_text())
-    code, output = _run("promote", copy, "digits", "2")
+    code, output = run_cli("promote", copy, "digits", "2")
     assert code == 0, output
     assert "latest is 2 (was 3)" in output
     promoted = _hashes(copy)
@@ -145,35 +132,35 @@ def test_names_and_versions_come_from_the_sources(tmp_path: Path) -> None:
 def test_refusals_are_one_line_and_change_nothing(site: Path, sources: dict[str, Path],
                                                   tmp_path: Path) -> None:
     before = _hashes(site)
-    code, output = _run("add", site, sources["digits-v3"], "--name", "digits", "--version", "2")
-    _one_line_error(code, output, "digits@2 is already in")
-    code, output = _run("promote", site, "digits", "7")
-    _one_line_error(code, output, "has no digits@7 (it has digits@1, digits@2, shapes@1)")
-    code, output = _run("add", site, sources["digits-v3"], "--name", "no/slash")
-    _one_line_error(code, output, "is not a model name")
+    code, output = run_cli("add", site, sources["digits-v3"], "--name", "digits", "--version", "2")
+    assert_one_line_error(code, output, "digits@2 is already in")
+    code, output = run_cli("promote", site, "digits", "7")
+    assert_one_line_error(code, output, "has no digits@7 (it has digits@1, digits@2, shapes@1)")
+    code, output = run_cli("add", site, sources["digits-v3"], "--name", "no/slash")
+    assert_one_line_error(code, output, "is not a model name")
     assert _hashes(site) == before
 
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    code, output = _run("add", foreign, sources["digits-v3"])
-    _one_line_error(code, output, "is not a site webml built")
-    code, output = _run("promote", foreign, "digits", "1")
-    _one_line_error(code, output, "is not a site webml built")
+    code, output = run_cli("add", foreign, sources["digits-v3"])
+    assert_one_line_error(code, output, "is not a site webml built")
+    code, output = run_cli("promote", foreign, "digits", "1")
+    assert_one_line_error(code, output, "is not a site webml built")
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
 
     one = build_site(sources["digits-v1"], tmp_path / "one", BuildOptions(backends=("wasm",)))
     one_before = _hashes(one.out_dir)
-    code, output = _run("promote", one.out_dir, "digits", "1")
-    _one_line_error(code, output, "holds one model and no catalogue")
+    code, output = run_cli("promote", one.out_dir, "digits", "1")
+    assert_one_line_error(code, output, "holds one model and no catalogue")
     assert _hashes(one.out_dir) == one_before
 
-    code, output = _run("build", sources["digits-v1"], sources["digits-v1"], "-o",
-                        tmp_path / "twice")
-    _one_line_error(code, output, "are both digits@1")
-    code, output = _run("build", sources["digits-v1"], sources["shapes"], "--single-file",
-                        "-o", tmp_path / "page.html")
-    _one_line_error(code, output, "--single-file holds one model")
+    code, output = run_cli("build", sources["digits-v1"], sources["digits-v1"], "-o",
+                           tmp_path / "twice")
+    assert_one_line_error(code, output, "are both digits@1")
+    code, output = run_cli("build", sources["digits-v1"], sources["shapes"], "--single-file",
+                           "-o", tmp_path / "page.html")
+    assert_one_line_error(code, output, "--single-file holds one model")
     assert not (tmp_path / "twice").exists() and not (tmp_path / "page.html").exists()
 
 
@@ -190,7 +177,7 @@ def test_add_to_a_one_model_site_makes_its_model_version_1(sources: dict[str, Pa
                                                          tmp_path: Path) -> None:
     one = build_site(sources["digits-v1"], tmp_path / "one", BuildOptions(backends=("wasm",)))
     before = _hashes(one.out_dir)
-    code, output = _run("add", one.out_dir, sources["digits-v2"], "--backends", "wasm")
+    code, output = run_cli("add", one.out_dir, sources["digits-v2"], "--backends", "wasm")
     assert code == 0, output
     after = _hashes(one.out_dir)
     # Its page learns of the catalogue; its model's manifest and files stay where they were.

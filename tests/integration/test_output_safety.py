@@ -16,22 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from support import assert_one_line_error, run_cli
 
 from converter.outdir import MARKER
-from webapp.cli import cli
-
-
-def _run(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result.exit_code, result.output
-
-
-def _one_line_error(code: int, output: str, match: str) -> None:
-    errors = [line for line in output.splitlines() if not line.startswith("[")]
-    assert code == 2, output
-    assert len(errors) == 1 and errors[0].startswith("error: "), output
-    assert match in errors[0], output
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -42,8 +29,8 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def test_a_folder_of_the_user_s_is_refused_untouched(tmp_path: Path, tiny_onnx: Path) -> None:
     (tmp_path / "u" / "docs").mkdir(parents=True)
     (tmp_path / "u" / "docs" / "t").write_text("t")
-    code, output = _run("convert", tiny_onnx, "-o", tmp_path / "u")
-    _one_line_error(code, output, "webml did not write (docs")
+    code, output = run_cli("convert", tiny_onnx, "-o", tmp_path / "u")
+    assert_one_line_error(code, output, "webml did not write (docs")
     assert _snapshot(tmp_path / "u") == {"docs/t": b"t"}
 
 
@@ -52,10 +39,10 @@ def test_the_source_s_folder_is_refused(tmp_path: Path, tiny_onnx: Path,
     (tmp_path / "p").mkdir()
     shutil.copy(tiny_onnx, tmp_path / "p" / "m.onnx")
     before = _snapshot(tmp_path / "p")
-    _one_line_error(*_run("convert", tmp_path / "p" / "m.onnx", "-o", tmp_path / "p"),
-                    "holds the source")
+    assert_one_line_error(*run_cli("convert", tmp_path / "p" / "m.onnx", "-o", tmp_path / "p"),
+                          "holds the source")
     monkeypatch.chdir(tmp_path / "p")
-    _one_line_error(*_run("convert", "m.onnx", "-o", "."), "holds the source")
+    assert_one_line_error(*run_cli("convert", "m.onnx", "-o", "."), "holds the source")
     assert _snapshot(tmp_path / "p") == before
 
 
@@ -64,7 +51,7 @@ def test_the_home_folder_is_refused(tmp_path: Path, tiny_onnx: Path,
     home = tmp_path / "h"
     home.mkdir(mode=0o755)
     monkeypatch.setenv("HOME", str(home))
-    _one_line_error(*_run("convert", tiny_onnx, "-o", home), "home folder")
+    assert_one_line_error(*run_cli("convert", tiny_onnx, "-o", home), "home folder")
     assert home.stat().st_mode & 0o777 == 0o755
 
 
@@ -74,7 +61,7 @@ def test_build_into_its_own_convert_folder_is_refused(tmp_path: Path,
     shutil.copytree(converted["onnx"], conv)
     (conv / "NOTES.txt").write_text("mine")
     before = _snapshot(conv)
-    _one_line_error(*_run("build", conv, "-o", conv), "holds the source")
+    assert_one_line_error(*run_cli("build", conv, "-o", conv), "holds the source")
     assert _snapshot(conv) == before
 
 
@@ -83,11 +70,12 @@ def test_webml_s_own_outputs_are_replaced_and_a_foreign_file_stops_it(
     for command, source in (("convert", tiny_onnx), ("build", converted["onnx"])):
         out = tmp_path / command
         for _ in range(2):
-            code, output = _run(command, source, "-o", out)
+            code, output = run_cli(command, source, "-o", out)
             assert code == 0, output
         assert (out / MARKER).is_file()
         (out / "NOTES.txt").write_text("mine")
-        _one_line_error(*_run(command, source, "-o", out), "webml did not write (NOTES.txt)")
+        assert_one_line_error(*run_cli(command, source, "-o", out),
+                              "webml did not write (NOTES.txt)")
         assert (out / "NOTES.txt").read_text() == "mine"
     assert sorted(os.listdir(tmp_path)) == ["build", "convert"]  # no staging folder left
 
@@ -95,10 +83,10 @@ def test_webml_s_own_outputs_are_replaced_and_a_foreign_file_stops_it(
 def test_an_output_under_a_file_or_on_a_read_only_place_is_one_line(tmp_path: Path,
                                                                     tiny_onnx: Path) -> None:
     (tmp_path / "f").write_text("x")
-    _one_line_error(*_run("convert", tiny_onnx, "-o", tmp_path / "f" / "sub"), "is a file")
+    assert_one_line_error(*run_cli("convert", tiny_onnx, "-o", tmp_path / "f" / "sub"), "is a file")
     # Not even root may make a folder in /sys: a read-only target on any machine.
-    _one_line_error(*_run("convert", tiny_onnx, "-o", "/sys/webml-test-output"),
-                    "cannot write the output")
+    assert_one_line_error(*run_cli("convert", tiny_onnx, "-o", "/sys/webml-test-output"),
+                          "cannot write the output")
 
 
 def _limit_file_size() -> None:
@@ -112,7 +100,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path,
     done = subprocess.run(
         [sys.executable, "-m", "webapp", "convert", keras_files["keras"], "-o", "out"],
         cwd=tmp_path, capture_output=True, text=True, preexec_fn=_limit_file_size, timeout=300)
-    _one_line_error(done.returncode, done.stderr, "File too large")
+    assert_one_line_error(done.returncode, done.stderr, "File too large")
     assert os.listdir(tmp_path) == []
 
 
@@ -154,7 +142,7 @@ def test_damaged_keras_files_are_one_line(tmp_path: Path, keras_files: dict[str,
     damaged = tmp_path / "crc.keras"
     damaged.write_bytes(bytes(data))
     for model, match in ((empty, "config.json"), (damaged, "Bad CRC-32")):
-        _one_line_error(*_run("convert", model, "-o", tmp_path / "out"), match)
+        assert_one_line_error(*run_cli("convert", model, "-o", tmp_path / "out"), match)
     assert not (tmp_path / "out").exists()
 
 
@@ -175,7 +163,7 @@ def test_impossible_onnx_inputs_are_refused_before_writing(tmp_path: Path, shape
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     model = tmp_path / "m.onnx"
     onnx.save(proto, str(model))
-    _one_line_error(*_run("convert", model, "-o", tmp_path / "out"), match)
+    assert_one_line_error(*run_cli("convert", model, "-o", tmp_path / "out"), match)
     assert sorted(os.listdir(tmp_path)) == ["m.onnx"]
 
 
@@ -197,7 +185,7 @@ def test_a_string_onnx_input_converts_to_a_valid_manifest(tmp_path: Path) -> Non
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     model = tmp_path / "m.onnx"
     onnx.save(proto, str(model))
-    code, output = _run("convert", model, "-o", tmp_path / "out")
+    code, output = run_cli("convert", model, "-o", tmp_path / "out")
     assert code == 0, output
     assert "webgl cannot run this model (string tensors (x, y))" in output
     def no_constants(name: str) -> None:
@@ -214,21 +202,21 @@ def test_a_string_onnx_input_converts_to_a_valid_manifest(tmp_path: Path) -> Non
 def test_a_labels_file_that_is_not_utf8_is_one_line(tmp_path: Path, tiny_onnx: Path) -> None:
     labels = tmp_path / "labels.txt"
     labels.write_bytes(b"\xff\xfe caf\xe9\n")
-    _one_line_error(*_run("convert", tiny_onnx, "--labels", labels, "-o", tmp_path / "out"),
-                    "is not UTF-8 text")
+    assert_one_line_error(*run_cli("convert", tiny_onnx, "--labels", labels, "-o",
+                                   tmp_path / "out"), "is not UTF-8 text")
 
 
 def test_non_finite_data_and_bounds_are_refused(tmp_path: Path, tiny_onnx: Path) -> None:
     x = np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32)
     x[2, 0, 3, 1] = np.nan
     np.savez(tmp_path / "nan.npz", image=x)
-    _one_line_error(*_run("convert", tiny_onnx, "--quantize", "int8", "--calibration",
-                          tmp_path / "nan.npz", "-o", tmp_path / "out"),
+    assert_one_line_error(*run_cli("convert", tiny_onnx, "--quantize", "int8", "--calibration",
+                                   tmp_path / "nan.npz", "-o", tmp_path / "out"),
                     "'image' holds 1 NaN or infinite values (the first at index [2, 0, 3, 1])")
     y = np.zeros(4, dtype=np.int64)
     np.savez(tmp_path / "inf.npz", image=np.where(np.isnan(x), np.inf, x), y=y)
-    _one_line_error(*_run("convert", tiny_onnx, "--eval", tmp_path / "inf.npz",
-                          "-o", tmp_path / "out"), "the --eval array 'image'")
+    assert_one_line_error(*run_cli("convert", tiny_onnx, "--eval", tmp_path / "inf.npz",
+                                   "-o", tmp_path / "out"), "the --eval array 'image'")
     assert not (tmp_path / "out").exists()
 
 
@@ -259,5 +247,5 @@ def test_without_the_convert_extra_convert_is_one_line(tmp_path: Path, tiny_onnx
         "cli()\n")
     done = subprocess.run([sys.executable, "-c", code, "convert", str(tiny_onnx), "-o", "out"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    _one_line_error(done.returncode, done.stderr, "pip install 'webml[convert]'")
+    assert_one_line_error(done.returncode, done.stderr, "pip install 'webml[convert]'")
     assert os.listdir(tmp_path) == []
