@@ -6,6 +6,7 @@ by `webml verify --input` against the tokenizers library and onnxruntime."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -153,6 +154,83 @@ def test_the_text_box_shows_labels_tokens_and_truncation(page: Any, text_site: P
         assert page.input_value("#text-input") == sentence
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOTS / "page-text-classification.png", full_page=True)
+
+
+# A host page of the user's own: a string through webml.js, and the element's text box.
+TEXT_HOST_HTML = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta http-equiv="Content-Security-Policy" content="{csp}">
+  <title>Notes triage</title>
+  <link rel="icon" href="data:,">
+  <script type="module" src="host.js"></script>
+</head>
+<body>
+  <webml-model id="notes" src="./" backend="wasm"></webml-model>
+</body>
+</html>
+"""
+TEXT_HOST_JS = """import { load } from './webml.js';
+import './webml-element.js';
+
+window.host = { results: [] };
+const notes = document.getElementById('notes');
+notes.addEventListener('result', (e) => window.host.results.push(e.detail));
+window.host.model = load('./', { backend: 'wasm' });
+"""
+
+
+def test_a_host_page_runs_text_through_the_module_and_the_element(
+        page: Any, text_site: Path, tmp_path: Path) -> None:
+    from support import site_file
+
+    from converter.manifest import read_manifest
+    from converter.native import native_for
+    from converter.tasks import pipeline as text
+    from converter.tasks import tokenize
+    from webapp.headers import META_CONTENT_SECURITY_POLICY
+
+    site = tmp_path / "site"
+    shutil.copytree(text_site, site)
+    (site / "host.html").write_text(TEXT_HOST_HTML.format(csp=META_CONTENT_SECURITY_POLICY),
+                                    encoding="utf-8")
+    (site / "host.js").write_text(TEXT_HOST_JS, encoding="utf-8")
+    manifest = read_manifest(site)
+    reference = tokenize.configured(
+        tokenize.read_tokenizer(site_file(site, "tokenizer.json")), manifest.pipeline.tokenize)
+    native = native_for(manifest, site)
+    sentence = "The nurse noted a wonderful recovery."
+    want = text.answer(manifest.pipeline, reference, native.run, manifest.labels, sentence)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    with running_server(site) as url:
+        page.goto(url + "host.html")
+        answer = page.evaluate("""async (sentence) => {
+            const model = await window.host.model;
+            const a = await model.run(sentence);
+            return { kind: model.kind, ids: a.ids, tokens: a.tokens, labels: a.labels };
+        }""", sentence)
+        assert answer["kind"] == "text"
+        assert answer["ids"] == want.encoded.ids and answer["tokens"] == want.encoded.tokens
+        assert [r["label"] for r in answer["labels"]] == [r["label"] for r in want.labels]
+        scores = [r["score"] for r in answer["labels"]]
+        assert np.allclose(scores, [r["score"] for r in want.labels], atol=1e-5)
+        # The element's own text box, in its shadow root: tokens hidden until its toggle asks.
+        page.wait_for_selector("webml-model #text-input")
+        page.fill("webml-model #text-input", sentence)
+        page.click("webml-model button.primary")
+        page.wait_for_function("() => window.host.results.length === 1")
+        page.wait_for_selector("webml-model .topk li")
+        assert page.text_content("webml-model .topk li .label") == want.labels[0]["label"]
+        assert page.locator("webml-model .tokens").is_hidden()
+        page.check("webml-model #show-tokens")
+        assert page.locator("webml-model .tokens").is_visible()
+        assert page.locator("webml-model .tokens code").all_text_contents() == want.encoded.tokens
+        page.click("webml-model button.primary")  # a new answer keeps the toggle's choice
+        page.wait_for_function("() => window.host.results.length === 2")
+        assert page.locator("webml-model .tokens").is_visible()
+    assert not problems, problems
 
 
 @pytest.fixture(scope="module")

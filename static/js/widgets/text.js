@@ -33,7 +33,8 @@ export function mount(container, manifest, onText) {
   const toggleLabel = element('label', 'toggle', ' Show tokens');
   toggleLabel.prepend(toggle);
   toggle.addEventListener('change', () => {
-    for (const tokens of document.querySelectorAll('.tokens')) tokens.hidden = !toggle.checked;
+    // The widget's own root: in <webml-model> that is its shadow root, not the document.
+    for (const tokens of root.getRootNode().querySelectorAll('.tokens')) tokens.hidden = !toggle.checked;
   });
   const button = element('button', 'primary', 'Run');
   button.type = 'button';
@@ -77,9 +78,9 @@ function scoresList(answer) {
   return list;
 }
 
-function tokensOf(answer) {
+function tokensOf(answer, shown) {
   const tokens = element('p', 'tokens');
-  tokens.hidden = !document.getElementById('show-tokens')?.checked;
+  tokens.hidden = !shown;
   tokens.append(element('span', '', `${answer.tokens.length} tokens: `));
   answer.tokens.forEach((token, i) => {
     const piece = element('code', '', token);
@@ -168,5 +169,6 @@ export function render(manifest, answers, container) {
     const which = answers.length > 1 ? `${cut.length} of the ${answers.length} texts were` : 'The text was';
     container.append(element('p', 'truncated', `${which} cut to ${stage.maxLength} tokens: the model reads no more than that, so the rest was not used.`));
   }
-  for (const answer of answers) container.append(tokensOf(answer));
+  const shown = container.getRootNode().querySelector('#show-tokens')?.checked;
+  for (const answer of answers) container.append(tokensOf(answer, shown));
 }
