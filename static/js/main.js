@@ -242,6 +242,7 @@ async function boot() {
   const progress = $('progress');
   const result = await loadModel(document.baseURI, {
     manifestUrl: chosen ? new URL(chosen.manifestUrl, document.baseURI) : undefined,
+    manifestSha256: chosen?.entry.manifest.sha256,
     backend: params.get('backend') || 'auto',
     timeoutMs: Number(params.get('timeout')) || undefined,
     threads: Number(params.get('threads')) || undefined,

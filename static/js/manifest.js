@@ -23,13 +23,33 @@ const manifestUrls = new WeakMap();
 /** The URL a manifest was read from (undefined in a single file). */
 export const manifestUrlOf = (manifest) => manifestUrls.get(manifest);
 
-/** Fetch and validate webml.json. */
-export async function loadManifest(url = 'webml.json') {
+const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+
+async function sha256Of(bytes) {
+  if (!globalThis.crypto?.subtle) {
+    throw new Error('this page must be served over HTTPS (or from localhost) so it can check the model files');
+  }
+  return hex(await crypto.subtle.digest('SHA-256', bytes));
+}
+
+/**
+ * Fetch and validate webml.json. `sha256`, where the site's catalogue gives the
+ * manifest's (models.json), is checked like a model file's: the manifest holds
+ * the sha256 of every file after it, so it must be the one the site was built with.
+ */
+export async function loadManifest(url = 'webml.json', sha256 = null) {
   let manifest = INLINE?.manifest;
   if (!manifest) {
     const response = await fetch(url, { cache: 'no-cache' });
     if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
-    manifest = await response.json();
+    const bytes = await response.arrayBuffer();
+    if (sha256) {
+      const digest = await sha256Of(bytes);
+      if (digest !== sha256) {
+        throw new Error(`${new URL(response.url).pathname} failed its integrity check (sha256 ${digest.slice(0, 12)}…, expected ${sha256.slice(0, 12)}…): the file was changed after the site was built`);
+      }
+    }
+    manifest = JSON.parse(new TextDecoder().decode(bytes));
     manifestUrls.set(manifest, response.url);
   }
   if (manifest.schemaVersion !== SCHEMA_VERSION) {
@@ -38,8 +58,6 @@ export async function loadManifest(url = 'webml.json') {
   if (!manifest.vendor) throw new Error('the manifest names no runtime files: build the site with `webml build`');
   return manifest;
 }
-
-const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /**
  * Fetch files (manifest entries {path, sha256, size}) as bytes, reporting progress
@@ -75,7 +93,7 @@ export async function fetchVerified(files, onProgress = () => {}, baseUrl = glob
     const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
     let offset = 0;
     for (const chunk of chunks) { bytes.set(chunk, offset); offset += chunk.byteLength; }
-    const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
+    const digest = await sha256Of(bytes);
     if (digest !== file.sha256) {
       throw new Error(`${file.path} failed its integrity check (sha256 ${digest.slice(0, 12)}…, expected ${file.sha256.slice(0, 12)}…): the file was changed after the site was built`);
     }

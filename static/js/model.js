@@ -17,6 +17,7 @@
  * @typedef {object} LoadOptions
  * @property {string} [backend] 'auto' (default: the site's order, software GPUs passed over) or one of manifest.vendor.backends
  * @property {string|URL} [manifestUrl] where webml.json is (default: baseUrl + 'webml.json')
+ * @property {string} [manifestSha256] the manifest's sha256 where a catalogue (models.json) gives it: a changed manifest is refused
  * @property {(manifest: object) => void} [onManifest] once it is read, before any model download
  * @property {(loaded: number, total: number) => void} [onProgress] bytes over the whole download; total is what the backend being tried needs, so it can grow
  * @property {(backend: string) => void} [onTry] as each candidate backend starts
@@ -58,7 +59,8 @@ import { workerAdapter } from './runtimes/remote.js';
 export async function loadModel(baseUrl, options = {}) {
   const { backend = 'auto', onManifest = () => {}, onProgress = () => {}, onTry = () => {}, signal, timeoutMs, allowSoftware = false, threads } = options;
   const base = new URL(baseUrl, globalThis.document?.baseURI ?? location.href).href;
-  const manifest = await loadManifest(options.manifestUrl ? String(options.manifestUrl) : new URL('webml.json', base).href);
+  const manifest = await loadManifest(options.manifestUrl ? String(options.manifestUrl) : new URL('webml.json', base).href,
+    options.manifestSha256);
   signal?.throwIfAborted();
   onManifest(manifest);
 

@@ -117,6 +117,26 @@ def test_promote_changes_what_a_link_without_a_version_answers(
         context.close()
 
 
+def test_a_changed_version_manifest_is_refused(browser: Any, site: Path, tmp_path: Path) -> None:
+    """models.json holds each version's manifest sha256: a manifest edited since is not run."""
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    path = catalogue.manifest_folder(copy, "digits@1") / "webml.json"
+    edited = json.loads(path.read_text(encoding="utf-8"))
+    edited["title"] = "Edited after the build"
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    with running_server(copy) as url:
+        context = browser.new_context(service_workers="block")
+        page = context.new_page()
+        page.goto(f"{url}?model=digits@1")
+        page.wait_for_selector("#status[data-state=error]", timeout=60000)
+        assert "models/digits/1/webml.json failed its integrity check" in page.text_content(
+            "#status")
+        page.goto(f"{url}?model=digits@2")  # the other versions still load
+        page.wait_for_selector("#status[data-state=ready]", timeout=60000)
+        context.close()
+
+
 def test_verify_checks_every_version(site: Path, chromium: Path, tmp_path: Path) -> None:
     # Its own process: this file's browser fixture holds the one sync Playwright allowed here.
     done = subprocess.run([sys.executable, "-m", "webapp", "verify", str(site), "--backends",
