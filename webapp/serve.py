@@ -190,11 +190,12 @@ class SiteServer(ThreadingHTTPServer):
 
 
 def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, *,
-                quiet: bool = False,
-                timeout: float | None = CONNECTION_TIMEOUT_S) -> ThreadingHTTPServer:
+                quiet: bool = False, timeout: float | None = CONNECTION_TIMEOUT_S,
+                handler_class: type[SiteHandler] = SiteHandler) -> ThreadingHTTPServer:
     """A server for ``site`` bound to ``host:port`` (port 0 picks a free one).
 
-    ``timeout`` is how long a connection may stay silent before it is closed.
+    ``timeout`` is how long a connection may stay silent before it is closed;
+    ``handler_class`` a SiteHandler that serves otherwise (tests' faulty hosts).
     """
     from webapp.catalogue import CATALOGUE_NAME  # here: it imports the builder
 
@@ -203,7 +204,7 @@ def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000, *,
             (site / name).is_file() for name in (MANIFEST_NAME, CATALOGUE_NAME)):
         raise BuildError(f"{site} is not a built webml site (no index.html and {MANIFEST_NAME})",
                          "build one with `webml build MODEL -o SITE`")
-    handler = partial(SiteHandler, directory=str(site.resolve()), quiet=quiet, timeout=timeout,
+    handler = partial(handler_class, directory=str(site.resolve()), quiet=quiet, timeout=timeout,
                       headers=site_headers(isolation_of(site)))
     try:
         server = SiteServer((host, port), handler)
@@ -221,9 +222,11 @@ def server_url(server: ThreadingHTTPServer) -> str:
 
 @contextlib.contextmanager
 def running_server(site: Path, host: str = "127.0.0.1", port: int = 0, *,
-                   timeout: float | None = CONNECTION_TIMEOUT_S) -> Iterator[str]:
+                   timeout: float | None = CONNECTION_TIMEOUT_S,
+                   handler_class: type[SiteHandler] = SiteHandler) -> Iterator[str]:
     """Serve ``site`` in a background thread for the duration of the block; yield its URL."""
-    server = make_server(site, host, port, quiet=True, timeout=timeout)
+    server = make_server(site, host, port, quiet=True, timeout=timeout,
+                         handler_class=handler_class)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 
 import pytest
 
 from converter import ConvertOptions
 from webapp.build import BuildOptions, build_site
-from webapp.serve import SiteHandler, SiteServer, running_server, server_url
+from webapp.serve import SiteHandler, running_server
 from webapp.verify import VerifyOptions
 from webapp.verify_remote import check_headers, format_remote, verify_url
 
@@ -39,19 +35,6 @@ class WasmAsBytes(SiteHandler):
     """webml's own handler, with .wasm served as application/octet-stream."""
 
     extensions_map = {**SiteHandler.extensions_map, ".wasm": "application/octet-stream"}
-
-
-@contextmanager
-def serving(site: Path, handler: type[SiteHandler]) -> Iterator[str]:
-    server = SiteServer(("127.0.0.1", 0), partial(handler, directory=str(site), quiet=True))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def options(chromium: Path) -> VerifyOptions:
@@ -87,7 +70,7 @@ def test_a_host_serving_a_changed_file_fails_naming_it(site: Path, chromium: Pat
 
 
 def test_a_host_dropping_coop_fails_naming_the_header(site: Path, chromium: Path) -> None:
-    with serving(site, WithoutCoop) as url:
+    with running_server(site, handler_class=WithoutCoop) as url:
         done = subprocess.run([sys.executable, "-m", "webapp", "verify", url, "--expect",
                                str(site), "--backends", "wasm", "--watch", "0",
                                "--browser", str(chromium)],
@@ -102,7 +85,7 @@ def test_a_host_dropping_coop_fails_naming_the_header(site: Path, chromium: Path
 
 
 def test_wasm_served_with_another_type_is_named(site: Path) -> None:
-    with serving(site, WasmAsBytes) as url:
+    with running_server(site, handler_class=WasmAsBytes) as url:
         problems = check_headers(site, url)
     (problem,) = problems
     assert problem.startswith("vendor/") and ".wasm: served as application/octet-stream, not " \
