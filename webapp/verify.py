@@ -158,7 +158,7 @@ class VerifyReport:
                 and not self.files)
 
 
-class _Recorder:
+class Recorder:
     """Collects one page's requests, CSP reports and audit events; keeps other origins unreached."""
 
     def __init__(self, origin: str) -> None:
@@ -188,7 +188,7 @@ class _Recorder:
 
     def _route(self, route: Any) -> None:
         request = route.request
-        same = _origin(request.url) in (self.origin, None)
+        same = origin_of(request.url) in (self.origin, None)
         self.requests.append(Request(request.url, request.method, same, False))
         # A driver that learns of requests late (WebKit's) says when each was made.
         self._started.append(getattr(route, "started_ms", None) or time.time() * 1000)
@@ -273,7 +273,7 @@ def verify_site(site: Path | str, options: VerifyOptions = VerifyOptions(), *,
     media, media_note = verify_media.references(manifest, site, options.media)
     batch, batch_note = verify_batch.references(manifest, site, options.rows)
     results = []
-    watched: list[tuple[Any, _Recorder]] = []
+    watched: list[tuple[Any, Recorder]] = []
     with _served(site, options.url) as url, open_browser(options.browser) as (browser, engine):
         # A host page's own files are not webml's: only what the build wrote must match.
         changed = record.check_served(site, url, unrecorded=options.page is None)
@@ -346,7 +346,7 @@ def _samples(manifest: Manifest, site: Path, count: int, given: dict[str, np.nda
 
 def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
                    samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
-                   options: VerifyOptions, watched: list[tuple[Any, _Recorder]],
+                   options: VerifyOptions, watched: list[tuple[Any, Recorder]],
                    texts: tuple[verify_text.TextReference, ...] = (),
                    media: tuple[verify_media.Reference, ...] = (),
                    batch: verify_batch.BatchReference | None = None) -> BackendResult:
@@ -360,7 +360,7 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
     # the audit runs without one: it must see every request the page makes.
     context = browser.new_context(service_workers="block")
     page = context.new_page()
-    recorder = _Recorder(_origin(url) or "")
+    recorder = Recorder(origin_of(url) or "")
     watched.append((context, recorder))
     recorder.attach(context, page)
     tries = len(shipped) if backend == "auto" else 1
@@ -377,7 +377,7 @@ def _check_backend(browser: Any, url: str, backend: str, manifest: Manifest,
 
 def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest,
               samples: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
-              options: VerifyOptions, recorder: _Recorder,
+              options: VerifyOptions, recorder: Recorder,
               texts: tuple[verify_text.TextReference, ...] = (),
               media: tuple[verify_media.Reference, ...] = (),
               batch: verify_batch.BatchReference | None = None) -> BackendResult:
@@ -385,11 +385,11 @@ def _run_page(page: Any, ready: dict[str, Any], backend: str, manifest: Manifest
     atol = options.atol if options.atol is not None else manifest.golden.atol
     rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
     # A large output's golden is a sample of it: the answer is compared at those places.
-    checks = [(manifest.golden.outputs, manifest.golden.pick(_arrays(run["outputs"])))]
+    checks = [(manifest.golden.outputs, manifest.golden.pick(output_arrays(run["outputs"])))]
     for feeds, native in samples:
         encoded = {name: encode_array(value) for name, value in feeds.items()}
         answer = page.evaluate("(f) => window.webml.runEncoded(f)", encoded)
-        checks.append((native, _arrays(answer["outputs"])))
+        checks.append((native, output_arrays(answer["outputs"])))
     # --input: each text through the page's own pipeline; the final scores are compared.
     differs = []
     for reference in texts:
@@ -488,7 +488,8 @@ def sample_png(size: int = 32) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def _arrays(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
+def output_arrays(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The page's outputs ({name: {shape, data}}) as arrays, to compare with native ones."""
     # A string output comes back as its strings, compared exactly (converter.parity).
     return {name: np.asarray(value["data"], dtype=object if value["data"] and isinstance(
                 value["data"][0], str) else np.float64).reshape(value["shape"])
@@ -526,7 +527,8 @@ def _page_error(page: Any, exc: Exception, errors: list[str]) -> str:
     return " | ".join(p for p in parts if p)[:500]
 
 
-def _origin(url: str) -> str | None:
+def origin_of(url: str) -> str | None:
+    """``scheme://host:port`` of ``url``; None for in-page content (data:, blob:, about:)."""
     parts = urlsplit(url)
     if parts.scheme in ("data", "blob", "about"):
         return None  # in-page content, not a network request

@@ -20,7 +20,7 @@ from converter.manifest import read_manifest
 from converter.parity import compare_outputs
 
 if TYPE_CHECKING:
-    from webapp.verify import BackendResult, VerifyOptions, _Recorder
+    from webapp.verify import BackendResult, Recorder, VerifyOptions
 
 # webml.js's registry of the models a page loaded (static/webml.js).
 _REGISTRY = "globalThis[Symbol.for('webml.embed')]"
@@ -49,7 +49,7 @@ def host_page_path(site: Path, page: str) -> str:
 
 
 def check_page(browser: Any, url: str, site: Path, options: VerifyOptions,
-               watched: list[tuple[Any, _Recorder]]) -> BackendResult:
+               watched: list[tuple[Any, Recorder]]) -> BackendResult:
     """Open the host page ``options.page`` of ``site`` (served at ``url``) and check its models.
 
     Its page is left open, in ``watched``, for verify_site to watch and close.
@@ -57,11 +57,11 @@ def check_page(browser: Any, url: str, site: Path, options: VerifyOptions,
     from webapp.verify import (
         SETTLE_MS,
         BackendResult,
-        _arrays,
+        Recorder,
         _evaluate_quietly,
-        _origin,
-        _Recorder,
         error_line,
+        origin_of,
+        output_arrays,
     )
 
     assert options.page is not None
@@ -69,7 +69,7 @@ def check_page(browser: Any, url: str, site: Path, options: VerifyOptions,
     path = host_page_path(site, options.page)
     context = browser.new_context(service_workers="block")
     page = context.new_page()
-    recorder = _Recorder(_origin(url) or "")
+    recorder = Recorder(origin_of(url) or "")
     watched.append((context, recorder))
     recorder.attach(context, page)
     timeout_ms = options.timeout_s * 1000
@@ -97,7 +97,7 @@ def check_page(browser: Any, url: str, site: Path, options: VerifyOptions,
         manifest = read_manifest((site / where).parent)
         atol = options.atol if options.atol is not None else manifest.golden.atol
         rtol = options.rtol if options.rtol is not None else manifest.golden.rtol
-        got = manifest.golden.pick(_arrays(model["outputs"]))
+        got = manifest.golden.pick(output_arrays(model["outputs"]))
         report = compare_outputs(manifest.golden.outputs, got, atol=atol, rtol=rtol)
         reports.append(report)
         if not report.ok:

@@ -104,12 +104,12 @@ class WebmlPage:
                                                else np.asarray(value))
                    for name, value in inputs.items()}
         answer = self.page.evaluate("(f) => window.webml.runEncoded(f)", encoded)
-        return dict(_own("webapp.verify")._arrays(answer["outputs"]))
+        return dict(_own("webapp.verify").output_arrays(answer["outputs"]))
 
     def run_golden(self) -> dict[str, Any]:
         """Run the manifest's golden input in the page; its outputs as numpy arrays."""
         answer = self.page.evaluate("() => window.webml.runGolden(1)")
-        return dict(_own("webapp.verify")._arrays(answer["outputs"]))
+        return dict(_own("webapp.verify").output_arrays(answer["outputs"]))
 
     def run_text(self, text: str) -> dict[str, Any]:
         """A text site: ``text`` from raw text to the answer in the page (tokens, labels, ...)."""
@@ -219,7 +219,7 @@ def webml_page(request: pytest.FixtureRequest, webml_site: Path, _webml_browser:
     context = _webml_browser.new_context(service_workers="block")
     try:
         page = context.new_page()
-        recorder = verify._Recorder(verify._origin(url) or "")
+        recorder = verify.Recorder(verify.origin_of(url) or "")
         recorder.attach(context, page)
         tries = len(_own("webapp.catalogue").shipped_backends(webml_site)) \
             if backend == "auto" else 1
