@@ -24,6 +24,7 @@ import numpy as np
 from converter.errors import BuildError, WebmlError
 from converter.manifest import MANIFEST_NAME, Manifest, read_manifest
 from converter.pipeline import ConvertOptions
+from webapp import catalogue
 from webapp.browser import error_line, page_url, wait_until_ready
 from webapp.engines import choose, open_browser
 from webapp.runtimes import TARGETS
@@ -42,6 +43,7 @@ class BenchOptions:
     native_threads: tuple[int, ...] = (1, 0)  # onnxruntime threads; 0 = all cores
     browser: str | Path | None = None  # chromium, firefox, webkit, or a Chromium binary
     timeout_s: float = 120.0
+    model: str | None = None  # name@version on a site of several models (None: what it shows)
 
 
 @dataclass(frozen=True)
@@ -76,14 +78,19 @@ def bench(source: Path | str, options: BenchOptions = BenchOptions(),
     """Bench a built site, or a model file (built into temporary sites first)."""
     say = progress or (lambda _message: None)
     source = Path(source)
-    from webapp.catalogue import CATALOGUE_NAME
-
-    if source.is_dir() and (source / CATALOGUE_NAME).is_file():
-        raise BuildError(f"{source} holds several models, and bench times one site's model",
-                         "bench the model file or convert folder of the version to time")
-    if source.is_dir() and (source / MANIFEST_NAME).is_file() and (source / "index.html").is_file():
-        rows = bench_site(source, options, say)
-        return _with_ratios(read_manifest(source).name, rows)
+    if source.is_dir() and (source / "index.html").is_file():
+        models = catalogue.read_catalogue(source)
+        if models is not None:
+            # One version a run: the one --model names, else the one the page opens on.
+            model, version = catalogue.resolve(models, options.model)
+            options = replace(options, model=f"{model.name}@{version.version}")
+            return _with_ratios(options.model, bench_site(source, options, say))
+        if (source / MANIFEST_NAME).is_file():
+            rows = bench_site(source, options, say)
+            return _with_ratios(read_manifest(source).name, rows)
+    if options.model is not None:
+        raise BuildError(f"--model {options.model} names a version of a site of several models, "
+                         f"and {source} is not one", "leave out --model")
     from webapp.build import BuildOptions, build_site
 
     runtimes = options.runtimes or (("onnx",) if source.suffix == ".onnx" else ("tfjs", "onnx"))
@@ -100,8 +107,8 @@ def bench(source: Path | str, options: BenchOptions = BenchOptions(),
 
 def bench_site(site: Path, options: BenchOptions,
                say: Callable[[str], None] = lambda _m: None) -> list[Timing]:
-    """Native and browser rows for one built site."""
-    manifest = read_manifest(site)
+    """Native and browser rows for one built site (on a site of several: ``options.model``)."""
+    manifest = read_manifest(catalogue.manifest_folder(site, options.model))
     rows = _native_rows(manifest, site, options, say)
     rows.extend(_browser_rows(manifest, site, options, say))
     return rows
@@ -171,8 +178,8 @@ def _browser_row(browser: Any, url: str, name: str, manifest: Manifest, backend:
     context = browser.new_context(service_workers="block")  # time the network path, as verify
     page = context.new_page()
     try:
-        ready = wait_until_ready(page, page_url(url, backend, options.timeout_s),
-                                 options.timeout_s)
+        ready = wait_until_ready(page, page_url(url, backend, options.timeout_s)
+                                 + catalogue.model_query(options.model), options.timeout_s)
         result = page.evaluate("(o) => window.webml.bench(o)",
                                {"warmup": options.warmup, "runs": options.runs})
     except Exception as exc:  # Playwright's Error and TimeoutError

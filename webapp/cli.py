@@ -647,17 +647,21 @@ def verify(site: str, expect: Path | None, host_headers: bool, backends: str, re
                    "or the path of a Chromium or Chrome binary.")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds a backend may take to load, and again to run.")
+@click.option("--model", default=None, metavar="NAME@VERSION",
+              help="On a site of several models: the version to time (NAME alone: its "
+                   "latest; default: the one the page opens on).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @_errors_as_one_line
 def bench_command(source: Path, backends: str, runtimes: str | None, runs: int, warmup: int,
-                  browser: str | None, timeout: float, json_path: Path | None) -> None:
+                  browser: str | None, timeout: float, model: str | None,
+                  json_path: Path | None) -> None:
     """Time SOURCE (a built site or a model file) natively and in each browser backend."""
     from webapp.bench import BenchOptions, bench, format_bench
 
     options = BenchOptions(backends=_names(backends),
                            runtimes=_names(runtimes) if runtimes else None, runs=runs,
-                           warmup=warmup, browser=browser, timeout_s=timeout)
+                           warmup=warmup, browser=browser, timeout_s=timeout, model=model)
     report = bench(source, options, progress=_progress())
     click.echo(format_bench(report))
     if json_path is not None:

@@ -149,3 +149,25 @@ def test_verify_checks_every_version(site: Path, chromium: Path, tmp_path: Path)
         ("digits@1", "pass"), ("digits@2", "pass"), ("shapes@1", "pass")]
     assert report["files"] == []  # every file served matches the build record
     assert "digits@2 wasm" in done.stdout
+
+
+def test_bench_times_the_version_it_is_given(site: Path, chromium: Path, tmp_path: Path) -> None:
+    # Its own process, as verify above: one sync Playwright a process.
+    done = subprocess.run([sys.executable, "-m", "webapp", "bench", str(site), "--model",
+                           "digits@2", "--runs", "3", "--warmup", "1", "--browser", str(chromium),
+                           "--json", str(tmp_path / "bench.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["model"] == "digits@2"
+    rows = {r["name"]: r for r in report["rows"]}
+    assert rows["onnx wasm (browser)"]["status"] == "ok", rows
+    assert rows["onnx wasm (browser)"]["runs"] == 3
+    assert any(r["kind"] == "native" and r["status"] == "ok" for r in rows.values())
+
+
+def test_bench_names_a_version_the_site_lacks(site: Path) -> None:
+    from support import assert_one_line_error, run_cli
+
+    assert_one_line_error(*run_cli("bench", site, "--model", "digits@9"),
+                          "the site has no model digits@9")
