@@ -13,6 +13,26 @@ def site_file(site: Path, name: str) -> Path:
     return site / path
 
 
+def host_page(title: str, script: str, body: str, head: str = "") -> str:
+    """A host page of a user's own (not webml's), under the site page's exact CSP."""
+    from webapp.headers import META_CONTENT_SECURITY_POLICY
+
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta http-equiv="Content-Security-Policy" content="{META_CONTENT_SECURITY_POLICY}">
+  <title>{title}</title>
+  <link rel="icon" href="data:,">{head}
+  <script type="module" src="{script}"></script>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""
+
+
 def draw_stroke(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Draw a straight stroke on the page's drawing canvas, in fractions of its size."""
     canvas = page.locator("canvas.draw")

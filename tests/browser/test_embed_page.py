@@ -11,39 +11,25 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import site_file
+from support import host_page, site_file
 
 from converter import ConvertOptions, convert_model
 from converter.manifest import Feature, read_manifest
 from converter.reference import run_onnx
 from webapp.build import BuildOptions, build_site
-from webapp.headers import META_CONTENT_SECURITY_POLICY, MIME_TYPES
+from webapp.headers import MIME_TYPES
 from webapp.serve import running_server
 
 FEATURES = (Feature("age", 18, 90, 40), Feature("glucose"))
 
 # The host's own layout, style and script: nothing of webml's page.
-HOST_HTML = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta http-equiv="Content-Security-Policy" content="{csp}">
-  <title>Acme triage</title>
-  <link rel="icon" href="data:,">
-  <link rel="stylesheet" href="host.css">
-  <script type="module" src="{script}"></script>
-</head>
-<body>
-  <nav class="acme-bar">Acme clinic</nav>
+HOST_BODY = """  <nav class="acme-bar">Acme clinic</nav>
   <main class="acme-grid">
     <webml-model id="digits" src="./" backend="wasm">
       <p class="acme-hint">Pick an image</p>
     </webml-model>
     <output id="risk">loading</output>
-  </main>
-</body>
-</html>
-"""
+  </main>"""
 HOST_CSS = """.acme-bar { background: #222; color: #fff; padding: 4px; }
 .acme-grid { display: grid; grid-template-columns: 2fr 1fr; gap: 8px; }
 webml-model::part(status) { font-style: italic; }
@@ -101,8 +87,8 @@ def host_site(tmp_path_factory: pytest.TempPathFactory, tiny_onnx: Path) -> Path
         features=FEATURES, task="regression", labels=("risk",))).out_dir
     build_site(tabular, site / "tabular")
     for name, script in (("host.html", "host.js"), ("leaky.html", "leaky.js")):
-        (site / name).write_text(HOST_HTML.format(csp=META_CONTENT_SECURITY_POLICY,
-                                                  script=script), encoding="utf-8")
+        (site / name).write_text(host_page("Acme triage", script, HOST_BODY, head=(
+            '\n  <link rel="stylesheet" href="host.css">')), encoding="utf-8")
     (site / "host.js").write_text(HOST_JS, encoding="utf-8")
     (site / "leaky.js").write_text(LEAK_JS, encoding="utf-8")
     (site / "host.css").write_text(HOST_CSS, encoding="utf-8")

@@ -157,20 +157,6 @@ def test_the_text_box_shows_labels_tokens_and_truncation(page: Any, text_site: P
 
 
 # A host page of the user's own: a string through webml.js, and the element's text box.
-TEXT_HOST_HTML = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta http-equiv="Content-Security-Policy" content="{csp}">
-  <title>Notes triage</title>
-  <link rel="icon" href="data:,">
-  <script type="module" src="host.js"></script>
-</head>
-<body>
-  <webml-model id="notes" src="./" backend="wasm"></webml-model>
-</body>
-</html>
-"""
 TEXT_HOST_JS = """import { load } from './webml.js';
 import './webml-element.js';
 
@@ -183,17 +169,17 @@ window.host.model = load('./', { backend: 'wasm' });
 
 def test_a_host_page_runs_text_through_the_module_and_the_element(
         page: Any, text_site: Path, tmp_path: Path) -> None:
-    from support import site_file
+    from support import host_page, site_file
 
     from converter.manifest import read_manifest
     from converter.native import native_for
     from converter.tasks import pipeline as text
     from converter.tasks import tokenize
-    from webapp.headers import META_CONTENT_SECURITY_POLICY
 
     site = tmp_path / "site"
     shutil.copytree(text_site, site)
-    (site / "host.html").write_text(TEXT_HOST_HTML.format(csp=META_CONTENT_SECURITY_POLICY),
+    element = '  <webml-model id="notes" src="./" backend="wasm"></webml-model>'
+    (site / "host.html").write_text(host_page("Notes triage", "host.js", element),
                                     encoding="utf-8")
     (site / "host.js").write_text(TEXT_HOST_JS, encoding="utf-8")
     manifest = read_manifest(site)
