@@ -45,6 +45,10 @@ function withSiteHeaders(response) {
     changed = true;
   }
   if (!changed) return response;
+  // The body read here is already decoded: a new response must not claim the
+  // host's gzip or its compressed length.
+  headers.delete('Content-Encoding');
+  headers.delete('Content-Length');
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 

@@ -1,8 +1,9 @@
 """webml serve: a static server for a built site, with the headers it needs.
 
 Sends COOP/COEP (WebAssembly threads), the CSP, and correct MIME types for
-.wasm and .mjs, and never serves a file outside the site folder, symlinks
-included.
+.wasm and .mjs, gzips what static hosts compress (webapp/compress.py) for a
+client that accepts it, and never serves a file outside the site folder,
+symlinks included.
 
 Every answer, malformed requests' included, carries the site headers: a bad
 request line, a path with ``%00`` or bytes that are not UTF-8, or TLS bytes
@@ -18,6 +19,7 @@ concurrent clients).
 from __future__ import annotations
 
 import contextlib
+import io
 import posixpath
 import socket
 import sys
@@ -33,6 +35,7 @@ from urllib.parse import quote, unquote
 
 from converter.errors import BuildError
 from converter.manifest import MANIFEST_NAME
+from webapp.compress import accepts_gzip, compressible, gzipped
 from webapp.headers import (
     CACHE_REVALIDATE,
     MIME_TYPES,
@@ -97,6 +100,8 @@ class SiteHandler(SimpleHTTPRequestHandler):
         self.url_path: str | None = None
         self.status: int | None = None
         self.request_read = False
+        self.gzip_body: bytes | None = None  # the answer's body, when it is sent gzipped
+        self.varies = False  # the answer depends on Accept-Encoding
         super().__init__(*args, directory=directory, **kwargs)
 
     def handle_one_request(self) -> None:
@@ -152,7 +157,27 @@ class SiteHandler(SimpleHTTPRequestHandler):
             # A symlink out of the site: answer as if it did not exist.
             self.send_error(HTTPStatus.NOT_FOUND, "Not found")
             return None
-        return super().send_head()
+        self._choose_encoding(resolved / "index.html" if resolved.is_dir() else resolved)
+        answer = super().send_head()
+        if answer is not None and self.gzip_body is not None and self.status == HTTPStatus.OK:
+            answer.close()
+            return io.BytesIO(self.gzip_body)
+        return answer
+
+    def _choose_encoding(self, file: Path) -> None:
+        """gzip what a static host would (webapp/compress.py), for a client that takes it."""
+        if not file.is_file() or not compressible(self.guess_type(str(file)), file.stat().st_size):
+            return
+        self.varies = True
+        if accepts_gzip(self.headers.get("Accept-Encoding")):
+            self.gzip_body = gzipped(file)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if (keyword.lower() == "content-length" and self.gzip_body is not None
+                and self.status == HTTPStatus.OK):
+            super().send_header("Content-Encoding", "gzip")
+            value = str(len(self.gzip_body))
+        super().send_header(keyword, value)
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self.status = code
@@ -161,6 +186,8 @@ class SiteHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         for name, value in self.site_headers.items():
             self.send_header(name, value)
+        if self.varies:
+            self.send_header("Vary", "Accept-Encoding")
         # Only a file's own answer may be cached for ever: a 404 for a runtime
         # file that appears later must not stick.
         found = self.status in (HTTPStatus.OK, HTTPStatus.NOT_MODIFIED)

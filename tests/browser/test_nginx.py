@@ -147,6 +147,25 @@ def test_runtime_files_have_their_types_and_immutable_caching(nginx_url: str,
         assert response.status == 404
 
 
+def test_runtimes_and_the_page_are_gzipped_and_weights_are_not(nginx_url: str,
+                                                              site: Path) -> None:
+    """nginx compresses only HTML unless told: the snippet names what webml serve gzips."""
+    import gzip
+
+    wasm = next(p for p in sorted(site.rglob("*.wasm")))
+    weights = next(p for p in sorted(site.rglob("*.onnx")))
+    for path, compressed in ((wasm, True), (site / "js" / "main.js", True),
+                             (site / "webml.json", True), (weights, False)):
+        relative = path.relative_to(site).as_posix()
+        request = urllib.request.Request(nginx_url + relative,
+                                         headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+            encoding = response.headers["Content-Encoding"]
+        assert (encoding == "gzip") == compressed, relative
+        assert (gzip.decompress(body) if compressed else body) == path.read_bytes(), relative
+
+
 def test_page_is_ready_through_nginx(nginx_url: str, chromium: Path) -> None:
     """Real Chromium opens the page nginx serves and the model passes its golden check."""
     from playwright.sync_api import sync_playwright

@@ -26,20 +26,20 @@ def site(tmp_path: Path) -> Path:
     return root
 
 
+def _request(url: str, path: str, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage,
+                                                                     bytes]:
+    conn = http.client.HTTPConnection(urlsplit(url).netloc, timeout=5)
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, response.headers, body
+
+
 @pytest.fixture()
 def get(site: Path) -> Iterator[object]:
     with running_server(site) as url:
-        netloc = urlsplit(url).netloc
-
-        def fetch(path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-            conn = http.client.HTTPConnection(netloc, timeout=5)
-            conn.request("GET", path)
-            response = conn.getresponse()
-            body = response.read()
-            conn.close()
-            return response.status, response.headers, body
-
-        yield fetch
+        yield lambda path: _request(url, path, {})
 
 
 def test_every_response_carries_the_site_headers(get) -> None:  # type: ignore[no-untyped-def]
@@ -167,3 +167,33 @@ def test_site_path() -> None:
     assert site_path("/%00") is None
     assert site_path("/%c3") is None
     assert site_path("http://example.org/") is None
+
+
+
+def test_what_hosts_compress_is_gzipped_for_a_client_that_takes_it(site: Path) -> None:
+    import gzip
+
+    script = "export const x = 1;\n" * 200
+    (site / "vendor" / "glue.mjs").write_text(script)
+    (site / "vendor" / "runtime.wasm").write_bytes(b"\0asm\1\0\0\0" + bytes(4000))
+    (site / "model" / "weights.bin").write_bytes(bytes(4000))
+    with running_server(site) as url:
+        for path, file in (("/vendor/glue.mjs", "vendor/glue.mjs"),
+                           ("/vendor/runtime.wasm", "vendor/runtime.wasm")):
+            status, headers, body = _request(url, path, {"Accept-Encoding": "br, gzip"})
+            assert (status, headers["Content-Encoding"]) == (200, "gzip"), path
+            assert int(headers["Content-Length"]) == len(body) < (site / file).stat().st_size
+            assert gzip.decompress(body) == (site / file).read_bytes()
+            assert headers["Vary"] == "Accept-Encoding"
+            for refused in ({}, {"Accept-Encoding": "gzip;q=0, br"}):
+                status, headers, body = _request(url, path, refused)
+                assert headers["Content-Encoding"] is None and body == (site / file).read_bytes()
+                assert headers["Vary"] == "Accept-Encoding"
+        # Model weights, and files too small to gain, go as they are.
+        for path in ("/model/weights.bin", "/webml.json"):
+            status, headers, body = _request(url, path, {"Accept-Encoding": "gzip"})
+            assert status == 200 and headers["Content-Encoding"] is None, path
+        # A file changed in place is compressed anew, not served from the store.
+        (site / "vendor" / "glue.mjs").write_text(script + "export const y = 2;\n")
+        _, _, body = _request(url, "/vendor/glue.mjs", {"Accept-Encoding": "gzip"})
+        assert gzip.decompress(body) == (site / "vendor" / "glue.mjs").read_bytes()

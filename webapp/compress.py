@@ -1,0 +1,59 @@
+"""gzip for `webml serve`, as static hosts compress: each file once, kept in memory.
+
+A 14 MB onnxruntime wasm binary takes about half a second to compress, and is
+asked for again on every visit: the compressed bytes are kept, keyed by the
+file's path, size and modification time, so a file changed in place is
+compressed anew.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from pathlib import Path
+
+from webapp.headers import COMPRESS_MIN_BYTES, COMPRESSED_TYPES
+
+# Past this many compressed bytes the store starts again: a long-running preview
+# server serving one site at a time never needs more than a site's worth.
+STORE_LIMIT_BYTES = 256 << 20
+
+_store: dict[tuple[str, int, int], bytes] = {}
+_stored_bytes = 0
+_lock = threading.Lock()
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header allows gzip (a ``q=0`` refuses it)."""
+    for part in (accept_encoding or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "*"):
+            continue
+        quality = params.strip().lower()
+        return not (quality.startswith("q=") and float(quality[2:] or 0) == 0)
+    return False
+
+
+def compressible(content_type: str, size: int) -> bool:
+    """Whether a file of this type and size is worth compressing."""
+    return content_type.partition(";")[0].strip() in COMPRESSED_TYPES and size >= COMPRESS_MIN_BYTES
+
+
+def gzipped(path: Path) -> bytes:
+    """``path``'s bytes, gzip-compressed (level 6, as nginx's default), from the store."""
+    global _stored_bytes
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _lock:
+        found = _store.get(key)
+    if found is not None:
+        return found
+    # mtime=0: the same file gives the same bytes on every server start.
+    body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+    with _lock:
+        if _stored_bytes + len(body) > STORE_LIMIT_BYTES:
+            _store.clear()
+            _stored_bytes = 0
+        _store[key] = body
+        _stored_bytes += len(body)
+    return body
