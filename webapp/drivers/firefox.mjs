@@ -15,6 +15,8 @@ import path from 'node:path';
 const require = createRequire(path.join(process.argv[2], 'node_modules', 'index.js'));
 const puppeteer = require('puppeteer-core');
 
+// What an evaluate throws when a navigation replaced the page's realm under it.
+const NAVIGATED = /context|realm|navigat|Discarded|no such frame/i;
 const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 let browser = null;
 const contexts = new Map();
@@ -92,8 +94,27 @@ const commands = {
   async evaluate({ page, expression }) {
     return await pages.get(page).evaluate(expression);
   },
+  // Polled from here, one evaluate a poll, not with puppeteer's in-page poller
+  // (waitForFunction): on a loaded 2-core machine, waits for a page with a
+  // service worker ran out in CI and in 2 of about 20 runs here, and polling by
+  // evaluate never did (0 of 20). A navigation mid-poll is polled again.
   async waitFor({ page, expression, polling, timeout }) {
-    await pages.get(page).waitForFunction(expression, { polling, timeout });
+    const deadline = Date.now() + timeout;
+    const every = typeof polling === 'number' ? polling : 50;
+    const late = () => Object.assign(new Error(`Waiting failed: ${timeout}ms exceeded`), { name: 'TimeoutError' });
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw late();
+      let timer;
+      const expired = new Promise((resolve) => { timer = setTimeout(() => resolve('expired'), left); });
+      const answer = pages.get(page).evaluate(expression).then(
+        (value) => ({ value }),
+        (error) => { if (NAVIGATED.test(String(error?.message))) return { value: false }; throw error; });
+      const outcome = await Promise.race([answer, expired]).finally(() => clearTimeout(timer));
+      if (outcome === 'expired') throw late();
+      if (outcome.value) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(every, Math.max(0, deadline - Date.now()))));
+    }
   },
   async click({ page, selector, timeout }) {
     await pages.get(page).locator(selector).setTimeout(timeout).click();
