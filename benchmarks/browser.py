@@ -491,7 +491,9 @@ tiny model, half the cores, at most 4, otherwise), "webml litert" (LiteRT.js 2.5
 --calibration`, generated pictures). The baselines are hand-written pages with
 each runtime's defaults (`benchmarks/baseline/`): a plain tf2onnx export loaded
 as `import 'onnxruntime-web'` gives it, and tensorflowjs_converter's default
-graph model on TensorFlow.js's wasm backend. The link rows serve the site
+graph model on TensorFlow.js's wasm backend. Every page is served by `webml
+serve`'s handler, which gzips the page, scripts, runtime wasm and manifest as
+static hosts do (not the weights). The link rows serve the site
 through a shared 10 Mbit/s, 20 ms link in the server (Chromium's DevTools
 throttling on the page leaves the inference worker's fetches, the runtime
 among them, at full speed), a fresh profile each: time from navigation to the

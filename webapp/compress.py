@@ -1,9 +1,9 @@
 """gzip for `webml serve`, as static hosts compress: each file once, kept in memory.
 
-A 14 MB onnxruntime wasm binary takes about half a second to compress, and is
-asked for again on every visit: the compressed bytes are kept, keyed by the
-file's path, size and modification time, so a file changed in place is
-compressed anew.
+A runtime's wasm binary (onnxruntime-web's are 12 to 27 MB) takes a while to
+compress and is asked for again on every visit: the compressed bytes are kept,
+keyed by the file's path, size and modification time, so a file changed in
+place is compressed anew.
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
         if coding.strip().lower() not in ("gzip", "*"):
             continue
         quality = params.strip().lower()
-        return not (quality.startswith("q=") and float(quality[2:] or 0) == 0)
+        if not quality.startswith("q="):
+            return True
+        try:
+            return float(quality[2:]) > 0
+        except ValueError:
+            return False  # a malformed weight: send the file as it is
     return False
 
 
@@ -40,7 +45,7 @@ def compressible(content_type: str, size: int) -> bool:
 
 
 def gzipped(path: Path) -> bytes:
-    """``path``'s bytes, gzip-compressed (level 6, as nginx's default), from the store."""
+    """``path``'s bytes, gzip-compressed (zlib's default level 6), from the store."""
     global _stored_bytes
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
