@@ -93,8 +93,10 @@ class FrontServer:
         connection = connection_type(parts.netloc, timeout=60)
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
+        # Accept-Encoding is not passed on: the front edits the HTML it forwards, so it
+        # asks for the bytes themselves, not a host's gzip of them.
         headers = {k: v for k, v in handler.headers.items()
-                   if k.lower() not in _DROPPED and k.lower() != "host"}
+                   if k.lower() not in _DROPPED and k.lower() not in ("host", "accept-encoding")}
         try:
             connection.request(handler.command, handler.path, body, headers)
             response = connection.getresponse()
