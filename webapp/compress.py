@@ -19,7 +19,6 @@ from webapp.headers import COMPRESS_MIN_BYTES, COMPRESSED_TYPES
 STORE_LIMIT_BYTES = 256 << 20
 
 _store: dict[tuple[str, int, int], bytes] = {}
-_stored_bytes = 0
 _lock = threading.Lock()
 
 
@@ -46,7 +45,6 @@ def compressible(content_type: str, size: int) -> bool:
 
 def gzipped(path: Path) -> bytes:
     """``path``'s bytes, gzip-compressed (zlib's default level 6), from the store."""
-    global _stored_bytes
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     with _lock:
@@ -56,9 +54,7 @@ def gzipped(path: Path) -> bytes:
     # mtime=0: the same file gives the same bytes on every server start.
     body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
     with _lock:
-        if _stored_bytes + len(body) > STORE_LIMIT_BYTES:
+        if sum(map(len, _store.values())) + len(body) > STORE_LIMIT_BYTES:
             _store.clear()
-            _stored_bytes = 0
         _store[key] = body
-        _stored_bytes += len(body)
     return body
